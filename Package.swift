@@ -1,0 +1,79 @@
+// swift-tools-version: 6.1
+// miro-swift: MIRO (multi-reward conditioned pretraining) in Swift over libtorch.
+//
+// Layers, bottom to top:  CTorch (C shim over libtorch) → MiroEngine (Tensor, autograd, RNG)
+//   → MiroNN (modules, layers, state dicts) → MiroOptim (AdamW, LAMB, schedules, EMA)
+//   → MiroIO (tensors ⇄ safetensors / .npy files, checkpoints)
+//   → models / training / sampling / data (later) → miro (the CLI).
+// MiroFormats (safetensors, .npy) is pure Swift and depends on nothing.
+//
+// Building against another libtorch (e.g. PyTorch 2.x with CUDA on a GPU machine):
+//   LIBTORCH=/path/to/libtorch swift build -c release
+import Foundation
+import PackageDescription
+
+let env = ProcessInfo.processInfo.environment
+let torchRoot = env["LIBTORCH"]  // nil: Debian's libtorch-dev under /usr
+let torchIncludes = torchRoot.map { ["\($0)/include", "\($0)/include/torch/csrc/api/include"] }
+    ?? ["/usr/include/torch/csrc/api/include"]
+let torchLibDirs = torchRoot.map { ["\($0)/lib"] } ?? []
+let torchCUDA = torchRoot.map { FileManager.default.fileExists(atPath: "\($0)/lib/libtorch_cuda.so") } ?? false
+
+var shimFlags: [String] = torchIncludes.flatMap { ["-isystem", $0] }
+shimFlags += ["-O2", "-Wno-deprecated-declarations"]
+if torchCUDA { shimFlags += ["-DMT_WITH_CUDA=1"] }
+var shimLinker: [LinkerSetting] = [.linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .linkedLibrary("torch")]
+if !torchLibDirs.isEmpty {
+    shimLinker.append(.unsafeFlags(torchLibDirs.flatMap { ["-L\($0)", "-Xlinker", "-rpath", "-Xlinker", $0] }))
+}
+if torchCUDA { shimLinker += [.linkedLibrary("torch_cuda"), .linkedLibrary("c10_cuda")] }
+
+let package = Package(
+    name: "miro-swift",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "miro", targets: ["miro"]),
+        .library(name: "MiroEngine", targets: ["MiroEngine"]),
+        .library(name: "MiroNN", targets: ["MiroNN"]),
+        .library(name: "MiroOptim", targets: ["MiroOptim"]),
+        .library(name: "MiroFormats", targets: ["MiroFormats"]),
+        .library(name: "MiroIO", targets: ["MiroIO"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .target(
+            name: "CTorch",
+            path: "Sources/CTorch",
+            cxxSettings: [.unsafeFlags(shimFlags)],
+            linkerSettings: shimLinker
+        ),
+        .target(name: "MiroFormats", path: "Sources/MiroFormats"),
+        .target(name: "MiroEngine", dependencies: ["CTorch"], path: "Sources/MiroEngine"),
+        .target(
+            name: "MiroNN",
+            dependencies: ["MiroEngine", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/MiroNN"
+        ),
+        .target(name: "MiroIO", dependencies: ["MiroEngine", "MiroNN", "MiroFormats"], path: "Sources/MiroIO"),
+        .target(name: "MiroOptim", dependencies: ["MiroEngine", "MiroNN"], path: "Sources/MiroOptim"),
+        .executableTarget(
+            name: "miro",
+            dependencies: [
+                "MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/MiroCLI"
+        ),
+        .testTarget(name: "MiroFormatsTests", dependencies: ["MiroFormats"], path: "Tests/MiroFormatsTests",
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "MiroEngineTests", dependencies: ["MiroEngine", "MiroNN", "MiroFormats"],
+                    path: "Tests/MiroEngineTests"),
+        .testTarget(name: "MiroNNTests", dependencies: ["MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO"],
+                    path: "Tests/MiroNNTests", resources: [.copy("Fixtures")]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import MiroEngine
+import MiroNN
+import MiroOptim
+
+/// `miro bench [--json]`: raw sgemm throughput and a transformer-block training step, measured
+/// side by side in one run (the machine is noisy, so only ratios within a run are meaningful).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure sgemm GFLOP/s and a transformer-block training step (fwd+bwd+AdamW).")
+
+    @Flag(help: "Print one JSON object with sgemm_gflops, block_train_ms, block_train_gflops.")
+    var json = false
+
+    @Option(help: "Timed repetitions per measurement (the median is reported).")
+    var repeats = 5
+
+    @Option(help: "Batch size of the block step.") var batch = 16
+    @Option(help: "Tokens per sample.") var tokens = 256
+    @Option(help: "Token width.") var dim = 512
+    @Option(help: "Attention heads.") var heads = 8
+    @Option(help: "libtorch intra-op threads (default: libtorch's choice).") var threads: Int?
+
+    func validate() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard batch >= 1, tokens >= 1, dim >= 1, heads >= 1, dim % heads == 0 else {
+            throw ValidationError("--batch, --tokens, --dim, --heads must be positive and dim divisible by heads")
+        }
+    }
+
+    func run() throws {
+        if let threads { Engine.threads = threads } else { Engine.useAllCores() }
+        let block = try BlockBenchmark(batch: batch, tokens: tokens, dim: dim, heads: heads)
+        // sgemm and the block step alternate, so that load from elsewhere hits both alike.
+        let (sgemm, step) = try block.measureSideBySide(repeats: repeats)
+        let gflops = block.trainFlops / step / 1e9
+        if json {
+            let object: [String: Any] = [
+                "sgemm_gflops": sgemm, "block_train_ms": step * 1000, "block_train_gflops": gflops,
+                "ratio": gflops / sgemm, "threads": Engine.threads, "torch": Engine.torchVersion,
+                "config": ["batch": batch, "tokens": tokens, "dim": dim, "heads": heads, "repeats": repeats],
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("libtorch \(Engine.torchVersion), \(Engine.threads) intra-op threads")
+            print(String(format: "sgemm 1024³                 %8.1f GFLOP/s", sgemm))
+            print(String(format: "block train step B=%d N=%d D=%d H=%d: %8.1f ms  %8.1f GFLOP/s  (%.0f%% of sgemm)",
+                         batch, tokens, dim, heads, step * 1000, gflops, 100 * gflops / sgemm))
+            if sgemm < 20 {
+                print("warning: sgemm is slow; is the reference BLAS in use instead of OpenBLAS? (apt-get install libopenblas0-pthread)")
+            }
+        }
+    }
+}
+
+/// One MIRO processing block (RMSNorm, QK-norm attention, SwiGLU) trained with AdamW on random data.
+struct BlockBenchmark {
+    let block: SelfAttentionBlock
+    let optimizer: AdamW
+    let input: Tensor
+    let target: Tensor
+    /// Matrix-multiply FLOPs of forward + backward (backward ≈ 2× forward).
+    let trainFlops: Double
+
+    init(batch: Int, tokens: Int, dim: Int, heads: Int) throws {
+        Engine.manualSeed(0)
+        block = try SelfAttentionBlock(dim: dim, heads: heads)
+        optimizer = try AdamW(block.trainableParameters().map { ($0.0, $0.1) }, lr: 1e-4)
+        input = try Tensor.randn([batch, tokens, dim])
+        target = try Tensor.randn([batch, tokens, dim])
+        let (b, n, d) = (Double(batch), Double(tokens), Double(dim))
+        let hidden = Double(SwiGLU.hiddenWidth(dim))
+        let projections = 2 * b * n * d * (3 * d) + 2 * b * n * d * d   // qkv + out
+        let attention = 2 * (2 * b * n * n * d)                           // q·kᵀ and p·v
+        let ffn = 2 * b * n * d * (2 * hidden) + 2 * b * n * hidden * d  // packed + out
+        trainFlops = 3 * (projections + attention + ffn)
+    }
+
+    func step() throws {
+        try optimizer.zeroGrad()
+        let loss = try (block(input) - target).square().mean()
+        try loss.backward()
+        try optimizer.step()
+    }
+
+    /// Medians of sgemm GFLOP/s and seconds per block step, measured alternately after a warm-up.
+    func measureSideBySide(repeats: Int, sgemmSize n: Int = 1024) throws -> (sgemmGFLOPs: Double, stepSeconds: Double) {
+        let a = try Tensor.randn([n, n]), b = try Tensor.randn([n, n])
+        _ = try a.matmul(b)
+        try step()
+        var gemm: [Double] = [], steps: [Double] = []
+        for _ in 0..<repeats {
+            for _ in 0..<3 { gemm.append(2 * Double(n * n * n) / (try seconds { _ = try a.matmul(b) }) / 1e9) }
+            steps.append(try seconds { try step() })
+        }
+        return (gemm.sorted()[gemm.count / 2], steps.sorted()[steps.count / 2])
+    }
+
+    private func seconds(_ body: () throws -> Void) throws -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    }
+}

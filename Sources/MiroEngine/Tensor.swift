@@ -1,0 +1,187 @@
+import CTorch
+import Foundation
+
+/// An n-dimensional array backed by a libtorch `at::Tensor`, with autograd.
+///
+/// Lifetime: the class owns one heap handle and frees it in `deinit`. Swift may end an object's
+/// lifetime right after its last *Swift* use, which can come before a C call that still reads
+/// the handle (release builds crashed this way, see docs/engine.md). So `handle` never leaves
+/// this module: every C call happens inside a method of `Tensor`, on `self` (kept alive by the
+/// call) or on arguments wrapped in `withExtendedLifetime`.
+public final class Tensor: @unchecked Sendable {
+    let handle: OpaquePointer
+
+    init(owning handle: OpaquePointer) { self.handle = handle }
+
+    deinit { mt_free(handle) }
+
+    /// Wraps a handle returned by the shim, or throws the shim's error when it is NULL.
+    @inline(__always)
+    static func wrap(_ operation: String, _ result: OpaquePointer?) throws -> Tensor {
+        guard let result else { throw EngineError.last(operation) }
+        return Tensor(owning: result)
+    }
+
+    // MARK: Facts
+
+    public var rank: Int { Int(mt_dim(handle)) }
+    public var shape: [Int] { (0..<rank).map { Int(mt_size(handle, Int32($0))) } }
+    public var count: Int { Int(mt_numel(handle)) }
+    public var isContiguous: Bool { mt_is_contiguous(handle) }
+
+    public var dtype: DType {
+        // Tensors are only ever created with the dtypes of `DType`.
+        DType(rawValue: mt_dtype(handle)) ?? .float32
+    }
+
+    public var device: Device {
+        mt_device(handle) == 1 ? .cuda(Int(mt_device_index(handle))) : .cpu
+    }
+
+    /// Size of one dimension; negative indices count from the end.
+    public func size(_ dim: Int) -> Int {
+        let s = shape
+        return s[dim < 0 ? dim + s.count : dim]
+    }
+
+    /// True when both handles refer to the same tensor object (not merely equal values).
+    public func isSame(as other: Tensor) -> Bool {
+        withExtendedLifetime(other) { mt_same_storage(handle, other.handle) }
+    }
+
+    // MARK: Creation
+
+    public static func zeros(_ shape: [Int], dtype: DType = .float32, device: Device = .cpu) throws -> Tensor {
+        try filled(1, shape, dtype, device)
+    }
+
+    public static func ones(_ shape: [Int], dtype: DType = .float32, device: Device = .cpu) throws -> Tensor {
+        try filled(2, shape, dtype, device)
+    }
+
+    /// Uninitialised storage, for outputs that are fully overwritten.
+    public static func empty(_ shape: [Int], dtype: DType = .float32, device: Device = .cpu) throws -> Tensor {
+        try filled(0, shape, dtype, device)
+    }
+
+    public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32, device: Device = .cpu) throws -> Tensor {
+        let dims = shape.map(Int64.init)
+        return try wrap("full", mt_full(dims, Int32(dims.count), value, dtype.rawValue, device.code))
+    }
+
+    /// A 0-dimensional tensor.
+    public static func scalar(_ value: Double, dtype: DType = .float32, device: Device = .cpu) throws -> Tensor {
+        try full([], value, dtype: dtype, device: device)
+    }
+
+    /// `torch.arange(start, end, step)`.
+    public static func arange(_ start: Double = 0, _ end: Double, step: Double = 1, dtype: DType = .float32,
+                              device: Device = .cpu) throws -> Tensor {
+        try wrap("arange", mt_arange(start, end, step, dtype.rawValue, device.code))
+    }
+
+    public static func linspace(_ start: Double, _ end: Double, count: Int, dtype: DType = .float32,
+                                device: Device = .cpu) throws -> Tensor {
+        try wrap("linspace", mt_linspace(start, end, Int64(count), dtype.rawValue, device.code))
+    }
+
+    /// Copies a Swift array into a new CPU tensor of the given shape (C order).
+    public convenience init<T: TensorElement>(_ values: [T], shape: [Int]) throws {
+        let n = shape.reduce(1, *)
+        guard n == values.count else {
+            throw EngineError("Tensor(_:shape:)", "\(values.count) values do not fill shape \(shape) (\(n) elements)")
+        }
+        let dims = shape.map(Int64.init)
+        let h = values.withUnsafeBytes { buf in mt_from_data(buf.baseAddress, dims, Int32(dims.count), T.dtype.rawValue) }
+        guard let h else { throw EngineError.last("Tensor(_:shape:)") }
+        self.init(owning: h)
+    }
+
+    /// A 1-D tensor of the values.
+    public convenience init<T: TensorElement>(_ values: [T]) throws {
+        try self.init(values, shape: [values.count])
+    }
+
+    /// Copies raw C-order bytes of `dtype` into a new CPU tensor.
+    public convenience init(bytes: UnsafeRawBufferPointer, shape: [Int], dtype: DType) throws {
+        let n = shape.reduce(1, *)
+        guard bytes.count == n * dtype.byteSize else {
+            throw EngineError("Tensor(bytes:)", "\(bytes.count) bytes do not hold \(dtype) × \(shape) (\(n * dtype.byteSize) bytes)")
+        }
+        let dims = shape.map(Int64.init)
+        guard let h = mt_from_data(bytes.baseAddress, dims, Int32(dims.count), dtype.rawValue) else {
+            throw EngineError.last("Tensor(bytes:)")
+        }
+        self.init(owning: h)
+    }
+
+    /// Wraps memory without copying. `owner` is retained until libtorch releases the storage
+    /// (e.g. the memory-mapped file a safetensors tensor lives in). The memory must stay valid
+    /// and unmodified by others while any view of it exists.
+    public convenience init(borrowing pointer: UnsafeRawPointer, shape: [Int], dtype: DType, owner: AnyObject) throws {
+        let dims = shape.map(Int64.init)
+        let context = Unmanaged.passRetained(owner).toOpaque()
+        let h = mt_from_blob(UnsafeMutableRawPointer(mutating: pointer), dims, Int32(dims.count), dtype.rawValue, context) {
+            ctx in if let ctx { Unmanaged<AnyObject>.fromOpaque(ctx).release() }
+        }
+        guard let h else {
+            Unmanaged<AnyObject>.fromOpaque(context).release()
+            throw EngineError.last("Tensor(borrowing:)")
+        }
+        self.init(owning: h)
+    }
+
+    private static func filled(_ fill: Int32, _ shape: [Int], _ dtype: DType, _ device: Device) throws -> Tensor {
+        let dims = shape.map(Int64.init)
+        return try wrap("new", mt_new(fill, dims, Int32(dims.count), dtype.rawValue, device.code))
+    }
+
+    // MARK: Copy-out
+
+    /// The elements in C order, converted to `T` (and moved to the CPU).
+    public func toArray<T: TensorElement>(_ type: T.Type = T.self) throws -> [T] {
+        let n = count
+        var out = [T](unsafeUninitializedCapacity: n) { _, initialized in initialized = n }
+        try out.withUnsafeMutableBytes { buf in
+            try check(mt_copy_out(handle, T.dtype.rawValue, buf.baseAddress, buf.count), "toArray")
+        }
+        return out
+    }
+
+    /// The raw bytes of the elements in C order, as `dtype`.
+    public func bytes(as dtype: DType? = nil) throws -> [UInt8] {
+        let dt = dtype ?? self.dtype
+        var out = [UInt8](repeating: 0, count: count * dt.byteSize)
+        try out.withUnsafeMutableBytes { buf in
+            try check(mt_copy_out(handle, dt.rawValue, buf.baseAddress, buf.count), "bytes")
+        }
+        return out
+    }
+
+    /// The single element of a one-element tensor.
+    public func item() throws -> Double {
+        var v = 0.0
+        try check(mt_item(handle, &v), "item")
+        return v
+    }
+
+    public func floats() throws -> [Float] { try toArray(Float.self) }
+    public func doubles() throws -> [Double] { try toArray(Double.self) }
+}
+
+extension Tensor: CustomStringConvertible {
+    /// `Tensor([2, 3], float32, cpu) [0.1, 0.2, …]`: the shape, dtype, device and the first values.
+    public var description: String {
+        var head = "Tensor(\(shape), \(dtype), \(device)"
+        if mt_requires_grad(handle) { head += ", requires_grad" }
+        head += ")"
+        let shown = min(count, 8)
+        guard shown > 0, let flat = try? reshaped([-1]).slice(0, 0, shown).toArray(Double.self) else { return head }
+        let values = flat.map { v -> String in
+            if dtype == .bool { return v != 0 ? "true" : "false" }
+            if !dtype.isFloatingPoint { return String(Int64(v)) }
+            return String(format: "%.4g", v)
+        }
+        return head + " [" + values.joined(separator: ", ") + (count > shown ? ", …]" : "]")
+    }
+}

@@ -1,0 +1,56 @@
+import MiroEngine
+import MiroNN
+
+/// Exponential moving average of a model's trainable parameters, initialised as a copy
+/// (method §6.2: decay 0.9999, updated after every optimizer step). Sampling and release use
+/// these weights.
+public final class EMA {
+    public let decay: Double
+    /// Updates applied so far (saved in checkpoints so a resumed run continues identically).
+    public private(set) var updates = 0
+    /// Shadow tensors by parameter key.
+    public private(set) var shadow: [(name: String, tensor: Tensor)]
+
+    public init(_ model: Module, decay: Double = 0.9999) throws {
+        guard (0...1).contains(decay) else { throw EngineError("EMA", "decay must be in [0, 1], got \(decay)") }
+        self.decay = decay
+        shadow = try withoutGrad { try model.trainableParameters().map { ($0.0, try $0.1.detached().clone()) } }
+    }
+
+    /// shadow ← decay·shadow + (1 − decay)·param
+    public func update(_ model: Module) throws {
+        let params = Dictionary(uniqueKeysWithValues: model.trainableParameters().map { ($0.0, $0.1) })
+        try withoutGrad {
+            for (name, s) in shadow {
+                guard let p = params[name] else { throw EngineError("EMA", "model has no trainable parameter '\(name)'") }
+                try s.mul_(decay)
+                try s.add_(p, alpha: 1 - decay)
+            }
+        }
+        updates += 1
+    }
+
+    /// Copies the averaged weights into `model` (e.g. a second instance used for sampling).
+    public func copy(into model: Module) throws {
+        let report = try model.load(Dictionary(uniqueKeysWithValues: shadow.map { ($0.name, $0.tensor) }), strict: false,
+                                    source: "EMA")
+        guard report.missing.allSatisfy({ key in !model.trainableParameters().contains { $0.0 == key } }),
+              report.mismatched.isEmpty, report.unexpected.isEmpty else {
+            throw StateDictError(source: "EMA", report: report)
+        }
+    }
+
+    /// Restores shadow weights and the update count from a checkpoint.
+    public func load(_ tensors: [String: Tensor], updates: Int) throws {
+        try withoutGrad {
+            for (name, s) in shadow {
+                guard let t = tensors[name] else { throw EngineError("EMA", "checkpoint lacks EMA weight '\(name)'") }
+                guard t.shape == s.shape else {
+                    throw EngineError("EMA", "EMA weight '\(name)' has shape \(t.shape), model has \(s.shape)")
+                }
+                try s.copy_(t.to(s.dtype, device: s.device))
+            }
+        }
+        self.updates = updates
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import MiroEngine
+
+/// Port of `Lamb` in miro/utils/optimizers.py (miro-t2i 0.1.4), the optimizer MIRO trains with
+/// (method §6.2): Adam moments with bias correction, then a per-tensor trust ratio ‖w‖/‖update‖.
+///
+///     m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
+///     u = (m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)  [+ wd·w when weight decay is coupled]
+///     r = ‖w‖/‖u‖, or 1 when either norm is 0, or when the group has no layer adaptation
+///     w ← w − lr·r·u                      [then w ← w·(1−wd) when decoupled]
+///
+/// MIRO uses coupled decay (`decouple=False`), wd 0.01 with layer adaptation on weights and no decay
+/// or adaptation on norms and biases (see `ParameterGroups.miro`).
+public final class Lamb: AdamFamily, Optimizer {
+    public let beta1: Double
+    public let beta2: Double
+    public let eps: Double
+    /// Decoupled weight decay (`w ← w·(1−wd)` after the step) instead of L2 added to the update.
+    public let decoupleWeightDecay: Bool
+    /// Trust ratio forced to 1 everywhere, which turns LAMB into Adam (for comparisons).
+    public let adamMode: Bool
+
+    public init(groups: [ParameterGroup], betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
+                decoupleWeightDecay: Bool = false, adamMode: Bool = false) throws {
+        for g in groups where g.learningRate < 0 || g.weightDecay < 0 {
+            throw EngineError("Lamb", "group '\(g.name)': learning rate and weight decay must be ≥ 0")
+        }
+        guard (0..<1).contains(betas.0), (0..<1).contains(betas.1), eps >= 0 else {
+            throw EngineError("Lamb", "invalid betas \(betas) or eps \(eps)")
+        }
+        beta1 = betas.0
+        beta2 = betas.1
+        self.eps = eps
+        self.decoupleWeightDecay = decoupleWeightDecay
+        self.adamMode = adamMode
+        try super.init(groups: groups)
+    }
+
+    public func step() throws {
+        try withoutGrad {
+            for group in groups {
+                let wd = group.weightDecay
+                let adapt = group.layerAdaptation ?? (wd > 0)
+                for (_, p) in group.parameters {
+                    guard let g = p.grad else { continue }
+                    let s = try state(for: p)
+                    s.step += 1
+                    try s.expAvg.mul_(beta1)
+                    try s.expAvg.add_(g, alpha: 1 - beta1)
+                    try s.expAvgSq.mul_(beta2)
+                    try s.expAvgSq.addcmul_(g, g, value: 1 - beta2)
+                    let bc1 = 1 - pow(beta1, Double(s.step))
+                    let bc2 = 1 - pow(beta2, Double(s.step))
+                    // adam_step = exp_avg_hat / exp_avg_sq_hat.sqrt().add(eps)
+                    let update = try (s.expAvg / bc1) / ((s.expAvgSq / bc2).sqrt() + eps)
+                    if wd != 0 && !decoupleWeightDecay { try update.add_(p, alpha: wd) }
+                    var alpha = -group.learningRate
+                    if adapt && !adamMode {
+                        // trust = where(‖w‖≠0, where(‖u‖≠0, ‖w‖/‖u‖, 1), 1), a tensor in the parameter's
+                        // dtype; `-lr * trust` is formed in that dtype too, as in Python.
+                        let wNorm = try p.norm(), uNorm = try update.norm()
+                        let one = try Tensor.ones([], dtype: wNorm.dtype, device: wNorm.device)
+                        let ratio = try Tensor.where_(wNorm.ne(0), Tensor.where_(uNorm.ne(0), wNorm / uNorm, one), one)
+                        alpha = try (ratio * -group.learningRate).item()
+                    }
+                    try p.add_(update, alpha: alpha)
+                    if wd != 0 && decoupleWeightDecay { try p.mul_(1 - wd) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import MiroEngine
+import Testing
+
+// Bad input must become a thrown `EngineError` whose message names the problem (libtorch's own
+// text, with the sizes), never a process abort (docs/engine.md rule 5). Each case also checks that
+// the operation name is reported, and the suite ends by computing normally afterwards.
+
+struct ErrorCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let operation: String
+    /// Every one of these must appear in the message.
+    let mentions: [String]
+    let body: @Sendable () throws -> Void
+    init(_ name: String, operation: String, mentions: [String], _ body: @escaping @Sendable () throws -> Void) {
+        self.name = name
+        self.operation = operation
+        self.mentions = mentions
+        self.body = body
+    }
+    var testDescription: String { name }
+}
+
+private func f(_ shape: [Int]) throws -> Tensor { try Tensor.ones(shape) }
+
+enum ErrorCases {
+    static let all: [ErrorCase] = [
+        ErrorCase("matmul inner-size mismatch", operation: "matmul", mentions: ["shape", "2x3", "4x5"]) {
+            _ = try f([2, 3]).matmul(f([4, 5]))
+        },
+        ErrorCase("batched matmul mismatch", operation: "matmul", mentions: ["size"]) {
+            _ = try f([2, 3, 4]).matmul(f([3, 3, 2]))
+        },
+        ErrorCase("reshape to a wrong element count", operation: "reshape", mentions: ["shape", "[4, 4]", "6"]) {
+            _ = try f([2, 3]).reshaped([4, 4])
+        },
+        ErrorCase("cat of mismatched shapes", operation: "cat", mentions: ["size", "3", "2"]) {
+            _ = try Tensor.cat([f([2, 3]), f([2, 2])], dim: 0)
+        },
+        ErrorCase("stack of mismatched shapes", operation: "stack", mentions: ["size"]) {
+            _ = try Tensor.stack([f([2, 3]), f([3, 2])])
+        },
+        ErrorCase("Tensor(values, shape:) count mismatch", operation: "Tensor(_:shape:)", mentions: ["3 values", "[2, 2]", "4"]) {
+            _ = try Tensor([1, 2, 3] as [Float], shape: [2, 2])
+        },
+        ErrorCase("Tensor(bytes:) count mismatch", operation: "Tensor(bytes:)", mentions: ["5 bytes", "float32"]) {
+            let bytes: [UInt8] = [0, 1, 2, 3, 4]
+            _ = try bytes.withUnsafeBytes { try Tensor(bytes: $0, shape: [2], dtype: .float32) }
+        },
+        ErrorCase("backward on a non-scalar without gradient", operation: "backward", mentions: ["scalar"]) {
+            let x = try f([3]).requiringGrad()
+            try (x * 2).backward()
+        },
+        ErrorCase("backward with a wrongly shaped gradient", operation: "backward", mentions: ["shape"]) {
+            let x = try f([3]).requiringGrad()
+            try (x * 2).backward(f([4]))
+        },
+        ErrorCase("backward through a graph that records nothing", operation: "backward", mentions: ["grad"]) {
+            try f([3]).sum().backward()
+        },
+        ErrorCase("select index out of range", operation: "select", mentions: ["index 5", "out of range", "3"]) {
+            _ = try f([3, 4]).select(0, 5)
+        },
+        ErrorCase("subscript out of range", operation: "select", mentions: ["out of range"]) {
+            _ = try f([2])[-3]
+        },
+        ErrorCase("dimension out of range", operation: "sum", mentions: ["Dimension out of range"]) {
+            _ = try f([2, 3]).sum([2])
+        },
+        ErrorCase("broadcast mismatch", operation: "add", mentions: ["size of tensor a (3)", "size of tensor b (4)"]) {
+            _ = try f([2, 3]) + f([4])
+        },
+        ErrorCase("item of a multi-element tensor", operation: "item", mentions: ["2 elements"]) {
+            _ = try f([2]).item()
+        },
+        ErrorCase("linear with the wrong in-features", operation: "linear", mentions: ["shape", "2x3", "4x5"]) {
+            _ = try f([2, 3]).linear(f([5, 4]))
+        },
+        ErrorCase("conv2d channel mismatch", operation: "conv2d", mentions: ["channels"]) {
+            _ = try f([1, 3, 5, 5]).conv2d(f([4, 2, 3, 3]))
+        },
+        ErrorCase("layerNorm over the wrong trailing shape", operation: "layer_norm", mentions: ["normalized_shape"]) {
+            _ = try f([2, 3]).layerNorm([4])
+        },
+        ErrorCase("groupNorm with indivisible channels", operation: "group_norm", mentions: ["divisible"]) {
+            _ = try f([1, 3, 2, 2]).groupNorm(groups: 2)
+        },
+        ErrorCase("integer tensors cannot require grad", operation: "requires_grad", mentions: ["floating point"]) {
+            _ = try Tensor([1, 2] as [Int64]).requiringGrad()
+        },
+        ErrorCase("embedding index out of range", operation: "embedding", mentions: ["index out of range"]) {
+            _ = try Tensor.embedding(f([3, 2]), Tensor([3] as [Int64]))
+        },
+        ErrorCase("topk with k larger than the dimension", operation: "topk", mentions: ["k"]) {
+            _ = try f([3]).topk(4)
+        },
+        ErrorCase("split sizes that do not sum up", operation: "split", mentions: ["sum"]) {
+            _ = try f([5]).split(sizes: [2, 2])
+        },
+        ErrorCase("chunked into zero pieces", operation: "chunk", mentions: ["positive"]) {
+            _ = try f([4]).chunked(0)
+        },
+        ErrorCase("permute with a repeated dimension", operation: "permute", mentions: ["duplicate dims"]) {
+            _ = try f([2, 3]).permuted(0, 0)
+        },
+        ErrorCase("gather with a float index", operation: "gather", mentions: ["int64"]) {
+            _ = try f([2, 2]).gather(0, f([2, 2]))
+        },
+        ErrorCase("in-place update of a leaf that requires grad", operation: "add_", mentions: ["leaf Variable"]) {
+            try f([2]).requiringGrad().add_(1)
+        },
+        ErrorCase("generator state of the wrong size", operation: "set_state", mentions: ["state"]) {
+            try Generator(seed: 1).setState([1, 2, 3])
+        },
+        ErrorCase("randint with an empty range", operation: "randint", mentions: ["from", "to"]) {
+            _ = try Tensor.randint(5, 5, [2])
+        },
+    ]
+}
+
+@Suite struct ErrorTests {
+    @Test(arguments: ErrorCases.all)
+    func throwsEngineErrorNamingTheProblem(_ c: ErrorCase) throws {
+        let error = #expect(throws: EngineError.self) { try c.body() }
+        let e = try #require(error)
+        #expect(e.operation == c.operation, "operation of: \(e)")
+        for m in c.mentions { #expect(e.message.contains(m), "message should mention \(m): \(e.message)") }
+        #expect(!e.message.contains("Exception raised from"), "the C++ backtrace leaked into: \(e.message)")
+        #expect(e.description == "\(e.operation): \(e.message)")
+    }
+
+    @Test func processSurvivesAndLaterErrorsAreFresh() throws {
+        for _ in 0..<50 {
+            #expect(throws: EngineError.self) { try Tensor.ones([2, 3]).matmul(Tensor.ones([4, 5])) }
+        }
+        // Normal work still runs, and a different failure reports its own message, not a stale one.
+        #expect(try Tensor.ones([2, 3]).matmul(Tensor.ones([3, 2])).sum().item() == 12)
+        let e = #expect(throws: EngineError.self) { try Tensor.ones([2, 3]).reshaped([7]) }
+        #expect(e?.message.contains("[7]") == true)
+        #expect(e?.message.contains("2x3") == false)
+    }
+
+    @Test func errorsOnAnotherThreadStayThere() async throws {
+        // The shim's error channel is thread-local: a failure on one thread must be reported on
+        // that thread even while others fail differently at the same time.
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    let n = 10 + i
+                    do { _ = try Tensor.ones([2, 3]).reshaped([n]) } catch let e as EngineError {
+                        return e.message.contains("[\(n)]")
+                    }
+                    return false
+                }
+            }
+            for try await ok in group { #expect(ok) }
+        }
+    }
+}
