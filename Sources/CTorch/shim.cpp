@@ -492,13 +492,16 @@ mt_tensor mt_reduce(int op, mt_tensor h, const int64_t *d, int nd, bool keepdim,
         return wrap(op == MT_REDUCE_ARGMAX ? at::argmax(t, dim, keepdim) : at::argmin(t, dim, keepdim));
       }
       case MT_REDUCE_PROD: {
-        if (nd == 0) return wrap(at::prod(t));
+        if (nd == 0) return wrap(keepdim ? at::prod(t).reshape(std::vector<int64_t>(t.dim(), 1)) : at::prod(t));
         if (nd > 1) throw std::invalid_argument("prod takes one dimension");
         return wrap(at::prod(t, d[0], keepdim));
       }
       case MT_REDUCE_ANY:
       case MT_REDUCE_ALL: {
-        if (nd == 0) return wrap(op == MT_REDUCE_ANY ? at::any(t) : at::all(t));
+        if (nd == 0) {
+          at::Tensor r = op == MT_REDUCE_ANY ? at::any(t) : at::all(t);
+          return wrap(keepdim ? r.reshape(std::vector<int64_t>(t.dim(), 1)) : r);
+        }
         if (nd > 1) throw std::invalid_argument("any/all take one dimension");
         return wrap(op == MT_REDUCE_ANY ? at::any(t, d[0], keepdim) : at::all(t, d[0], keepdim));
       }
@@ -566,7 +569,7 @@ mt_tensor mt_attention(mt_tensor q, mt_tensor k, mt_tensor v, mt_tensor mask, do
   GUARD_T({
     const at::Tensor &Q = T(q), &K = T(k), &V = T(v);
     double s = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(Q.size(-1)));
-#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 1
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
     // The public fused kernel (flash / memory-efficient on CUDA) takes the scale since 2.1.
     return wrap(at::scaled_dot_product_attention(Q, K, V, opt(mask), 0.0, causal, s));
 #else

@@ -55,7 +55,8 @@ extension Tensor {
     /// `scale` defaults to 1/√E. On libtorch ≥ 2.1 this is the fused kernel.
     public static func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil,
                                                  scale: Double? = nil, causal: Bool = false) throws -> Tensor {
-        try withExtendedLifetime((q, k, v, mask)) {
+        if let scale, !(scale > 0) { throw EngineError("attention", "scale must be positive, got \(scale)") }
+        return try withExtendedLifetime((q, k, v, mask)) {
             try wrap("attention", mt_attention(q.handle, k.handle, v.handle, mask?.handle, scale ?? 0, causal))
         }
     }

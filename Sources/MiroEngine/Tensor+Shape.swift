@@ -95,7 +95,11 @@ extension Tensor {
 
     /// `torch.chunk`: `chunks` pieces of equal size (the last may be smaller).
     public func chunked(_ chunks: Int, dim: Int = 0) throws -> [Tensor] {
-        let n = size(dim)
+        let r = rank
+        guard (-r..<r).contains(dim) else {
+            throw EngineError("chunk", "dimension \(dim) out of range for a tensor of rank \(r)")
+        }
+        let n = shape[dim < 0 ? dim + r : dim]
         guard chunks > 0 else { throw EngineError("chunk", "chunks must be positive, got \(chunks)") }
         let step = (n + chunks - 1) / chunks
         var sizes: [Int] = []

@@ -38,10 +38,13 @@ public final class Tensor: @unchecked Sendable {
         mt_device(handle) == 1 ? .cuda(Int(mt_device_index(handle))) : .cpu
     }
 
-    /// Size of one dimension; negative indices count from the end.
+    /// Size of one dimension; negative indices count from the end. The dimension must exist
+    /// (model code calls this on shapes it built); use `shape` for checks on user input.
     public func size(_ dim: Int) -> Int {
         let s = shape
-        return s[dim < 0 ? dim + s.count : dim]
+        let d = dim < 0 ? dim + s.count : dim
+        precondition(s.indices.contains(d), "dimension \(dim) out of range for shape \(s)")
+        return s[d]
     }
 
     /// True when both handles refer to the same tensor object (not merely equal values).

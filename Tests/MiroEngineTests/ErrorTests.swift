@@ -139,6 +139,12 @@ enum ErrorCases {
         #expect(e?.message.contains("2x3") == false)
     }
 
+    /// `chunked` validates `dim` before using it (it used to trap in a Swift array index).
+    @Test func chunkedWithABadDimensionThrows() throws {
+        let e = #expect(throws: EngineError.self) { try Tensor.ones([4]).chunked(2, dim: 3) }
+        #expect(e?.message.contains("3") == true)
+    }
+
     @Test func errorsOnAnotherThreadStayThere() async throws {
         // The shim's error channel is thread-local: a failure on one thread must be reported on
         // that thread even while others fail differently at the same time.

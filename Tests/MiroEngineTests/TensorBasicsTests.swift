@@ -129,6 +129,17 @@ import Testing
         #expect(try b.any([1]).toArray(Bool.self) == [true, false])
     }
 
+    /// keepDim over all dimensions keeps a size-1 axis per dimension, as `torch.sum(x, dim=(0, 1), keepdim=True)`.
+    @Test func keepDimOverAllDimensions() throws {
+        #expect(try x.sum(keepDim: true).shape == [1, 1])
+        #expect(try x.mean(keepDim: true).shape == [1, 1])
+        #expect(try x.amax(keepDim: true).shape == [1, 1])
+        #expect(try x.std(keepDim: true).shape == [1, 1])
+        #expect(try x.prod(keepDim: true).shape == [1, 1])
+        #expect(try x.gt(0).any(keepDim: true).shape == [1, 1])
+        #expect(try x.gt(0).all(keepDim: true).shape == [1, 1])
+    }
+
     @Test func elementwiseValues() throws {
         #expect(try (x * 2 - 1).doubles() == [1, 3, 5, 7, 9, 11])
         #expect(try (1 - x).doubles() == [0, -1, -2, -3, -4, -5])
@@ -259,6 +270,19 @@ import Testing
             #expect(try row.floats() == [60, 8])
         }
         #expect(flag.released)                                        // both handles gone
+    }
+}
+
+extension AutogradBasicsTests {
+    /// A failed wrap releases the owner exactly once (a double release would crash here).
+    @Test func borrowingFailureReleasesTheOwnerOnce() throws {
+        let flag = ReleaseFlag()
+        let memory = UnsafeMutablePointer<Float>.allocate(capacity: 4)
+        defer { memory.deallocate() }
+        #expect(throws: EngineError.self) {
+            try Tensor(borrowing: memory, shape: [-1, 2], dtype: .float32, owner: Owner(flag))
+        }
+        #expect(flag.released)
     }
 }
 

@@ -33,12 +33,14 @@ struct Bench: ParsableCommand {
         if let threads { Engine.threads = threads } else { Engine.useAllCores() }
         let block = try BlockBenchmark(batch: batch, tokens: tokens, dim: dim, heads: heads)
         // sgemm and the block step alternate, so that load from elsewhere hits both alike.
-        let (sgemm, step) = try block.measureSideBySide(repeats: repeats)
+        let m = try block.measureSideBySide(repeats: repeats)
+        let (sgemm, step) = (m.sgemmGFLOPs, m.stepSeconds)
         let gflops = block.trainFlops / step / 1e9
         if json {
             let object: [String: Any] = [
                 "sgemm_gflops": sgemm, "block_train_ms": step * 1000, "block_train_gflops": gflops,
-                "ratio": gflops / sgemm, "threads": Engine.threads, "torch": Engine.torchVersion,
+                "ratio": gflops / sgemm, "forward_ms": m.forwardSeconds * 1000, "backward_ms": m.backwardSeconds * 1000,
+                "optimizer_ms": m.optimizerSeconds * 1000, "threads": Engine.threads, "torch": Engine.torchVersion,
                 "config": ["batch": batch, "tokens": tokens, "dim": dim, "heads": heads, "repeats": repeats],
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -48,6 +50,8 @@ struct Bench: ParsableCommand {
             print(String(format: "sgemm 1024³                 %8.1f GFLOP/s", sgemm))
             print(String(format: "block train step B=%d N=%d D=%d H=%d: %8.1f ms  %8.1f GFLOP/s  (%.0f%% of sgemm)",
                          batch, tokens, dim, heads, step * 1000, gflops, 100 * gflops / sgemm))
+            print(String(format: "  forward %.1f ms, backward %.1f ms, AdamW %.1f ms (medians)",
+                         m.forwardSeconds * 1000, m.backwardSeconds * 1000, m.optimizerSeconds * 1000))
             if sgemm < 20 {
                 print("warning: sgemm is slow; is the reference BLAS in use instead of OpenBLAS? (apt-get install libopenblas0-pthread)")
             }
@@ -78,27 +82,39 @@ struct BlockBenchmark {
         trainFlops = 3 * (projections + attention + ffn)
     }
 
-    func step() throws {
+    /// One training step; returns seconds spent in forward, backward and the optimizer.
+    @discardableResult
+    func step() throws -> (forward: Double, backward: Double, optimizer: Double) {
         try optimizer.zeroGrad()
-        let loss = try (block(input) - target).square().mean()
-        try loss.backward()
-        try optimizer.step()
+        var loss: Tensor?
+        let f = try seconds { loss = try (block(input) - target).square().mean() }
+        let b = try seconds { try loss?.backward() }
+        let o = try seconds { try optimizer.step() }
+        return (f, b, o)
     }
 
     /// Medians of sgemm GFLOP/s and seconds per block step, measured alternately after a warm-up.
-    func measureSideBySide(repeats: Int, sgemmSize n: Int = 1024) throws -> (sgemmGFLOPs: Double, stepSeconds: Double) {
+    func measureSideBySide(repeats: Int, sgemmSize n: Int = 1024) throws -> Measurement {
         let a = try Tensor.randn([n, n]), b = try Tensor.randn([n, n])
         _ = try a.matmul(b)
         try step()
-        var gemm: [Double] = [], steps: [Double] = []
+        var gemm: [Double] = [], steps: [Double] = [], parts: [(Double, Double, Double)] = []
         for _ in 0..<repeats {
             for _ in 0..<3 { gemm.append(2 * Double(n * n * n) / (try seconds { _ = try a.matmul(b) }) / 1e9) }
-            steps.append(try seconds { try step() })
+            let p = try step()
+            parts.append(p)
+            steps.append(p.0 + p.1 + p.2)
         }
-        return (gemm.sorted()[gemm.count / 2], steps.sorted()[steps.count / 2])
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return Measurement(sgemmGFLOPs: median(gemm), stepSeconds: median(steps), forwardSeconds: median(parts.map(\.0)),
+                           backwardSeconds: median(parts.map(\.1)), optimizerSeconds: median(parts.map(\.2)))
     }
 
-    private func seconds(_ body: () throws -> Void) throws -> Double {
+    struct Measurement {
+        var sgemmGFLOPs, stepSeconds, forwardSeconds, backwardSeconds, optimizerSeconds: Double
+    }
+
+    func seconds(_ body: () throws -> Void) throws -> Double {
         let t0 = DispatchTime.now().uptimeNanoseconds
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -1,0 +1,39 @@
+import Foundation
+
+/// Hyper-parameters of one training run (method §6). Codable, stored in every checkpoint, so a
+/// resumed run continues with exactly the settings it started with.
+public struct TrainConfig: Codable, Sendable, Equatable {
+    /// Model preset name (`tiny`, `small`, `miro`) or "custom" when `network` is given in full.
+    public var preset = "tiny"
+    public var steps = 2000
+    public var batchSize = 32
+    // LAMB (method §6.2): lr 1e-3, betas (0.9, 0.999), eps 1e-8, coupled weight decay 0.01.
+    public var learningRate = 1e-3
+    public var weightDecay = 0.01
+    public var warmupSteps = 100
+    /// Steps of the cosine (the official run: 500k); defaults to `steps`.
+    public var scheduleSteps: Int? = nil
+    public var cosineRate = 0.8
+    public var gradientClip = 2.0
+    public var emaDecay = 0.999
+    /// Probability of keeping the self-conditioning latents (method §6.1: 0.9).
+    public var selfConditioningRate = 0.9
+    /// Reward dropout (`coherence_dropout`, official release: 0) and strategy (none/binomial/uniform).
+    public var rewardDropout = 0.0
+    public var rewardDropoutStrategy = "binomial"
+    /// Text dropout (`cond_drop_rate`, official: 0).
+    public var textDropout = 0.0
+    /// Train without reward conditioning (the baseline of the convergence experiment).
+    public var unconditional = false
+    public var seed: UInt64 = 3407
+    public var logEvery = 10
+    public var sampleEvery = 500
+    public var saveEvery = 500
+    public var keepLast = 3
+    public var sampleSteps = 25
+    public var guidance = 3.0
+
+    public init() {}
+
+    public var totalScheduleSteps: Int { scheduleSteps ?? steps }
+}
