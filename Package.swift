@@ -4,6 +4,8 @@
 // Layers, bottom to top:  CTorch (C shim over libtorch) → MiroEngine (Tensor, autograd, RNG)
 //   → MiroNN (modules, layers, state dicts) → MiroOptim (AdamW, LAMB, schedules, EMA)
 //   → MiroIO (tensors ⇄ safetensors / .npy files, checkpoints)
+//   → MiroModels (the MIRO network, preconditioning, loss, sampler) and MiroData (Shapes world, rewards,
+//     reward bins, PNG; pure Swift) → training / CLI.
 //   → models / training / sampling / data (later) → miro (the CLI).
 // MiroFormats (safetensors, .npy) is pure Swift and depends on nothing.
 //
@@ -58,11 +60,20 @@ let package = Package(
             path: "Sources/MiroNN"
         ),
         .target(name: "MiroIO", dependencies: ["MiroEngine", "MiroNN", "MiroFormats"], path: "Sources/MiroIO"),
+        // Pure Swift: the built-in Shapes world, reward scorers, reward bins, PNG.
+        .target(name: "MiroData", path: "Sources/MiroData"),
+        .target(name: "MiroModels", dependencies: ["MiroEngine", "MiroNN"], path: "Sources/MiroModels"),
+        .target(
+            name: "MiroTraining",
+            dependencies: ["MiroEngine", "MiroNN", "MiroOptim", "MiroIO", "MiroFormats", "MiroModels", "MiroData",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Sources/MiroTraining"
+        ),
         .target(name: "MiroOptim", dependencies: ["MiroEngine", "MiroNN"], path: "Sources/MiroOptim"),
         .executableTarget(
             name: "miro",
             dependencies: [
-                "MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO",
+                "MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO", "MiroData", "MiroModels", "MiroTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -72,6 +83,13 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MiroEngineTests", dependencies: ["MiroEngine", "MiroNN", "MiroFormats"],
                     path: "Tests/MiroEngineTests"),
+        .testTarget(name: "MiroDataTests", dependencies: ["MiroData"], path: "Tests/MiroDataTests",
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "MiroModelsTests", dependencies: ["MiroEngine", "MiroNN", "MiroModels", "MiroIO"],
+                    path: "Tests/MiroModelsTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "MiroTrainingTests",
+                    dependencies: ["MiroEngine", "MiroModels", "MiroData", "MiroTraining", .product(name: "Logging", package: "swift-log")],
+                    path: "Tests/MiroTrainingTests"),
         .testTarget(name: "MiroNNTests", dependencies: ["MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO"],
                     path: "Tests/MiroNNTests", resources: [.copy("Fixtures")]),
     ],

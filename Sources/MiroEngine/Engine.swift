@@ -15,13 +15,15 @@ public enum Engine {
         set { mt_set_num_threads(Int32(max(1, newValue))) }
     }
 
-    /// Uses every core for libtorch's intra-op parallelism unless `OMP_NUM_THREADS` says otherwise
-    /// (Debian's libtorch starts with one thread).
+    /// Picks libtorch's intra-op thread count: `OMP_NUM_THREADS` when set, else half the cores.
+    /// OpenBLAS runs matrix products on its own pool of one thread per core; OpenMP threads on top
+    /// of it on every core spin against it, which halved training speed on a busy 2-core machine
+    /// (docs/benchmarks.md).
     public static func useAllCores() {
         if let text = ProcessInfo.processInfo.environment["OMP_NUM_THREADS"], let n = Int(text), n > 0 {
             threads = n
         } else {
-            threads = ProcessInfo.processInfo.activeProcessorCount
+            threads = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
         }
     }
 

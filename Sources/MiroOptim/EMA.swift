@@ -6,25 +6,36 @@ import MiroNN
 /// these weights.
 public final class EMA {
     public let decay: Double
+    /// With warm-up the decay used at update n is min(decay, (1 + n) / (10 + n)), so that the
+    /// average does not drag the random initialisation along in short runs. The official MIRO run
+    /// uses a fixed 0.9999 (no warm-up) over 500k steps.
+    public let warmup: Bool
     /// Updates applied so far (saved in checkpoints so a resumed run continues identically).
     public private(set) var updates = 0
     /// Shadow tensors by parameter key.
     public private(set) var shadow: [(name: String, tensor: Tensor)]
 
-    public init(_ model: Module, decay: Double = 0.9999) throws {
+    public init(_ model: Module, decay: Double = 0.9999, warmup: Bool = false) throws {
         guard (0...1).contains(decay) else { throw EngineError("EMA", "decay must be in [0, 1], got \(decay)") }
         self.decay = decay
+        self.warmup = warmup
         shadow = try withoutGrad { try model.trainableParameters().map { ($0.0, try $0.1.detached().clone()) } }
     }
 
-    /// shadow ← decay·shadow + (1 − decay)·param
+    /// The decay the next update uses.
+    public var currentDecay: Double {
+        warmup ? min(decay, Double(1 + updates) / Double(10 + updates)) : decay
+    }
+
+    /// shadow ← d·shadow + (1 − d)·param, with d = `currentDecay`
     public func update(_ model: Module) throws {
         let params = Dictionary(uniqueKeysWithValues: model.trainableParameters().map { ($0.0, $0.1) })
+        let d = currentDecay
         try withoutGrad {
             for (name, s) in shadow {
                 guard let p = params[name] else { throw EngineError("EMA", "model has no trainable parameter '\(name)'") }
-                try s.mul_(decay)
-                try s.add_(p, alpha: 1 - decay)
+                try s.mul_(d)
+                try s.add_(p, alpha: 1 - d)
             }
         }
         updates += 1

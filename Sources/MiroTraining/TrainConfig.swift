@@ -16,6 +16,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var cosineRate = 0.8
     public var gradientClip = 2.0
     public var emaDecay = 0.999
+    /// EMA decay warm-up min(decay, (1+n)/(10+n)); off in the official recipe, on for short runs.
+    public var emaWarmup = true
     /// Probability of keeping the self-conditioning latents (method §6.1: 0.9).
     public var selfConditioningRate = 0.9
     /// Reward dropout (`coherence_dropout`, official release: 0) and strategy (none/binomial/uniform).

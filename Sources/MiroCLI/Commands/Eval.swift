@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import MiroData
+import MiroEngine
+import MiroTraining
+
+/// Sampling settings shared by `eval`, `demo` and `experiment`.
+struct EvalOptions: ParsableArguments {
+    @Option(help: "Euler steps for evaluation samples.") var evalSteps = 20
+    @Option(help: "Guidance weight for evaluation samples.") var evalGuidance = 3.0
+    @Option(help: "Images per ShapesEval prompt (GenEval uses 4).") var perPrompt = 4
+    @Option(help: "Seed of the evaluation noise.") var evalSeed: UInt64 = 2024
+
+    func settings() -> ShapesPipeline.Settings {
+        var s = ShapesPipeline.Settings()
+        s.steps = evalSteps
+        s.guidance = evalGuidance
+        s.seed = evalSeed
+        return s
+    }
+
+    func validate() throws {
+        guard evalSteps >= 1, perPrompt >= 1, evalGuidance >= 0 else {
+            throw ValidationError("--eval-steps and --per-prompt must be ≥ 1 and --eval-guidance ≥ 0")
+        }
+    }
+}
+
+/// `miro eval --checkpoint DIR --suite shapes [--json PATH]`.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a checkpoint: ShapesEval (GenEval-style, per category) and mean rewards.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "A checkpoint file or a run directory.") var checkpoint: String
+    @Option(help: "Benchmark suite (only 'shapes' for now).") var suite = "shapes"
+    @Option(help: "Also write the result as JSON here: {\"overall\", \"categories\": {...}, \"rewards\": {...}}.")
+    var json: String?
+    @Option(name: .customLong("reward"), help: "Positive target NAME=VALUE (repeatable; default all 1).") var rewards: [String] = []
+    @OptionGroup var evaluation: EvalOptions
+
+    func validate() throws {
+        guard suite == "shapes" else { throw ValidationError("unknown --suite '\(suite)'; available: shapes") }
+        _ = try RewardTargets.parse(rewards, option: "--reward")
+    }
+
+    func run() throws {
+        _ = global.makeLogger("miro.eval")
+        Engine.useAllCores()
+        let pipeline = try ShapesPipeline(checkpoint: URL(fileURLWithPath: checkpoint))
+        var settings = evaluation.settings()
+        settings.rewardTargets = try RewardTargets.parse(rewards, option: "--reward")
+        try pipeline.validate(settings.rewardTargets)
+        let bar = ProgressBar("ShapesEval", total: ShapesEval.prompts().count * evaluation.perPrompt)
+        let (result, _) = try ShapesEvaluation.run(pipeline, settings: settings, perPrompt: evaluation.perPrompt) { done, _ in
+            bar.update(done)
+        }
+        bar.finish()
+        print(result.table(title: "checkpoint \(checkpoint) (step \(pipeline.step))"))
+        if let json {
+            let url = URL(fileURLWithPath: json)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(try result.json().utf8).write(to: url, options: .atomic)
+            print("wrote \(json)")
+        }
+    }
+}

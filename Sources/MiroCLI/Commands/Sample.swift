@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import MiroData
+import MiroEngine
+import MiroModels
+import MiroTraining
+
+/// `miro sample`: images from a checkpoint with chosen reward targets (method §7).
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate images from a checkpoint with chosen reward targets.",
+        discussion: "Multi-reward CFG: v = (1+w)·v(c⁺, s⁺) − w·v(c⁻, s⁻). Rewards not named default to 1 (positive) "
+            + "and 0 (negative). PNGs carry an A1111-style 'parameters' text chunk and a 'miro' JSON chunk.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "A checkpoint file or a run directory (its newest checkpoint).") var checkpoint: String
+    @Argument(help: "Prompts.") var prompts: [String] = []
+    @Option(help: "A text file with one prompt per line (blank lines and lines starting with # are skipped).")
+    var promptFile: String?
+    @Option(name: .customLong("reward"), help: "Positive target NAME=VALUE in [0, 1] (repeatable).") var rewards: [String] = []
+    @Option(name: .customLong("negative-reward"), help: "Negative target NAME=VALUE (repeatable).") var negativeRewards: [String] = []
+    @Option(help: "Guidance weight w.") var guidance = 3.0
+    @Option(help: "Euler steps.") var steps = 25
+    @Option(help: "Noise seed (random if omitted; always printed and stored in the PNGs).") var seed: UInt64?
+    @Option(name: .short, help: "Images per prompt.") var n = 1
+    @Option(help: "Negative-branch text: empty (the pipeline's) or same (the paper's pure reward contrast).")
+    var negativeText = "empty"
+    @Option(help: "First guided step (earlier steps run conditional-only).") var guidanceStart = 0
+    @Option(help: "Last guided step (inclusive).") var guidanceEnd: Int?
+    @Option(help: "Test-time scaling: draw N candidates per image and keep the best by --select-by.") var bestOf = 1
+    @Option(help: "Reward used by --best-of.") var selectBy = "alignment_score"
+    @Flag(help: "Also write all images as one grid PNG.") var grid = false
+    @Flag(help: "Use the raw training weights instead of the EMA weights.") var rawWeights = false
+    @Option(help: "Output directory.") var out = "samples"
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard n >= 1, bestOf >= 1 else { throw ValidationError("-n and --best-of must be at least 1") }
+        guard guidance >= 0, guidance.isFinite else { throw ValidationError("--guidance must be ≥ 0") }
+        guard ShapesPipeline.NegativeText(rawValue: negativeText) != nil else {
+            throw ValidationError("--negative-text must be 'empty' or 'same'")
+        }
+        guard !prompts.isEmpty || promptFile != nil else { throw ValidationError("give prompts as arguments or --prompt-file") }
+        _ = try RewardTargets.parse(rewards, option: "--reward")
+        _ = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
+    }
+
+    func run() throws {
+        let logger = global.makeLogger("miro.sample")
+        Engine.useAllCores()
+        var all = prompts
+        if let promptFile { all += try PromptFile.read(promptFile) }
+        let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        let t0 = Date()
+        let pipeline = try ShapesPipeline(checkpoint: URL(fileURLWithPath: checkpoint), ema: !rawWeights)
+        logger.info("loaded \(checkpoint) (step \(pipeline.step)) in \(String(format: "%.1f", Date().timeIntervalSince(t0)))s")
+
+        var settings = ShapesPipeline.Settings()
+        settings.steps = steps
+        settings.guidance = guidance
+        settings.rewardTargets = try RewardTargets.parse(rewards, option: "--reward")
+        settings.negativeRewardTargets = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
+        settings.negativeText = ShapesPipeline.NegativeText(rawValue: negativeText) ?? .empty
+        settings.guidanceStartStep = guidanceStart
+        settings.guidanceEndStep = guidanceEnd
+        settings.seed = seed
+        try pipeline.validate(settings.rewardTargets)
+        try pipeline.validate(settings.negativeRewardTargets)
+        if bestOf > 1, !pipeline.rewardKeys.contains(selectBy) && !ShapesRewards.keys.contains(selectBy) {
+            throw ValidationError("--select-by '\(selectBy)' is not a reward; valid: \(ShapesRewards.keys.joined(separator: ", "))")
+        }
+        let full = pipeline.rewardKeys.map { k in "\(k)=\(settings.rewardTargets[k] ?? 1)" }.joined(separator: " ")
+        let negFull = pipeline.rewardKeys.map { k in "\(k)=\(settings.negativeRewardTargets[k] ?? 0)" }.joined(separator: " ")
+        print("seed \(seed) | steps \(steps) | guidance \(guidance) ((1+w)·c⁺ − w·c⁻) | rewards \(full) | negative \(negFull) | negative text \(negativeText)")
+
+        let jobs = all.flatMap { p in (0..<n).map { (prompt: p, index: $0) } }
+        let bar = ProgressBar("sampling", total: jobs.count * bestOf)
+        var images: [RGBImage] = []
+        var done = 0
+        for (j, job) in jobs.enumerated() {
+            var candidates: [RGBImage] = []
+            for c in 0..<bestOf {
+                var s = settings
+                s.seed = seed &+ UInt64(j * bestOf + c)
+                candidates += try pipeline.generate([job.prompt], settings: s)
+                done += 1
+                bar.update(done)
+            }
+            var chosen = 0
+            if bestOf > 1, let reward = ShapesRewards.all.first(where: { $0.name == selectBy }) {
+                let scores = try reward.score(images: candidates, captions: Array(repeating: job.prompt, count: candidates.count))
+                chosen = scores.indices.max { scores[$0] < scores[$1] } ?? 0
+            }
+            images.append(candidates[chosen])
+            let imageSeed = seed &+ UInt64(j * bestOf + chosen)
+            try save(candidates[chosen], prompt: job.prompt, index: job.index, seed: imageSeed, settings: settings, step: pipeline.step)
+        }
+        bar.finish(suffix: "in \(formatDuration(Date().timeIntervalSince(t0)))")
+        if grid {
+            let url = try OutputFiles.unique(in: URL(fileURLWithPath: out), base: "grid.\(seed)", ext: "png")
+            try PNG.write(try ImageGrid.tile(images, columns: n, margin: 2, scale: 4), to: url)
+            print("grid \(url.path)")
+        }
+    }
+
+    private func save(_ image: RGBImage, prompt: String, index: Int, seed: UInt64, settings: ShapesPipeline.Settings, step: Int) throws {
+        let dir = URL(fileURLWithPath: out)
+        let url = try OutputFiles.unique(in: dir, base: "\(OutputFiles.slug(prompt)).\(index).\(seed)", ext: "png")
+        let rewardsText = settings.rewardTargets.keys.sorted().map { "\($0)=\(settings.rewardTargets[$0]!)" }.joined(separator: " ")
+        let negativeText = settings.negativeRewardTargets.keys.sorted().map { "\($0)=\(settings.negativeRewardTargets[$0]!)" }
+            .joined(separator: " ")
+        let parameters = PNG.infotext(prompt: prompt, settings: [
+            ("Steps", "\(settings.steps)"), ("Sampler", "Euler (flow)"), ("CFG scale", "\(settings.guidance)"),
+            ("Seed", "\(seed)"), ("Size", "\(image.width)x\(image.height)"), ("Model", checkpoint), ("Model step", "\(step)"),
+            ("Rewards", rewardsText.isEmpty ? "all=1" : rewardsText),
+            ("Negative rewards", negativeText.isEmpty ? "all=0" : negativeText),
+            ("Negative text", settings.negativeText.rawValue), ("Guidance", "miro (1+w)c-wu"),
+            ("Version", "miro-swift \(Miro.version)"),
+        ])
+        let json: [String: Any] = [
+            "prompt": prompt, "seed": seed, "steps": settings.steps, "guidance": settings.guidance,
+            "reward_targets": settings.rewardTargets, "negative_reward_targets": settings.negativeRewardTargets,
+            "negative_text": settings.negativeText.rawValue, "guidance_start_step": settings.guidanceStartStep,
+            "guidance_end_step": settings.guidanceEndStep.map { $0 as Any } ?? NSNull(), "checkpoint": checkpoint,
+            "checkpoint_step": step, "best_of": bestOf, "select_by": selectBy, "version": Miro.version,
+        ]
+        let miro = String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self)
+        try PNG.write(image, to: url, text: [PNGText("parameters", parameters), PNGText("miro", miro)])
+        print("saved \(url.path)")
+    }
+}
+
+/// File naming for outputs: never overwrite.
+enum OutputFiles {
+    static func slug(_ prompt: String) -> String {
+        let s = prompt.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        let collapsed = String(s).split(separator: "-").joined(separator: "-")
+        return String(collapsed.prefix(60)).isEmpty ? "image" : String(collapsed.prefix(60))
+    }
+
+    /// `base.ext`, or `base-2.ext`, `base-3.ext`, ... if taken.
+    static func unique(in dir: URL, base: String, ext: String) throws -> URL {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var url = dir.appendingPathComponent("\(base).\(ext)")
+        var k = 2
+        while FileManager.default.fileExists(atPath: url.path) {
+            url = dir.appendingPathComponent("\(base)-\(k).\(ext)")
+            k += 1
+        }
+        return url
+    }
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MiroData
+import MiroEngine
+import MiroTraining
+
+/// Options shared by `train`, `demo` and `experiment`: the data and the optimisation.
+struct TrainingOptions: ParsableArguments {
+    @Option(help: "Model preset: tiny (CPU demo), small, miro.") var preset = "tiny"
+    @Option(help: "Optimizer steps.") var steps = 1500
+    @Option(help: "Batch size.") var batchSize = 32
+    @Option(help: "Peak learning rate (LAMB).") var lr = 2e-3
+    @Option(help: "Linear warm-up steps.") var warmup = 100
+    @Option(help: "EMA decay.") var emaDecay = 0.995
+    @Option(help: "Shapes world samples to generate and train on.") var datasetSize = 8000
+    @Option(help: "Dataset seed.") var datasetSeed: UInt64 = 0
+    @Option(help: "Training seed (initialisation, noise, data order). Random if omitted; always printed and stored.")
+    var seed: UInt64?
+    @Option(help: "Reward dropout probability (official release: 0).") var rewardDropout = 0.0
+    @Option(help: "Reward dropout strategy: none, binomial, uniform.") var rewardDropoutStrategy = "binomial"
+    @Flag(help: "Train the baseline without reward information (constant reward inputs).") var unconditional = false
+
+    func validate() throws {
+        guard steps >= 1, batchSize >= 1, datasetSize >= batchSize else {
+            throw ValidationError("--steps and --batch-size must be ≥ 1, and --dataset-size at least the batch size")
+        }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard (0..<1).contains(emaDecay) else { throw ValidationError("--ema-decay must be in [0, 1)") }
+        guard (0...1).contains(rewardDropout) else { throw ValidationError("--reward-dropout must be in [0, 1]") }
+        guard ["tiny", "small", "miro"].contains(preset) else { throw ValidationError("--preset must be tiny, small or miro") }
+    }
+
+    func runConfig(seed resolvedSeed: UInt64) throws -> RunConfig {
+        var c = RunConfig()
+        c.dataset.count = datasetSize
+        c.dataset.seed = datasetSeed
+        c.network = try RunConfig.preset(preset, rewardKeys: ShapesRewards.keys, labelDim: c.textEncoder.width)
+        c.train.preset = preset
+        c.train.steps = steps
+        c.train.batchSize = batchSize
+        c.train.learningRate = lr
+        c.train.warmupSteps = warmup
+        c.train.emaDecay = emaDecay
+        c.train.seed = resolvedSeed
+        c.train.rewardDropout = rewardDropout
+        c.train.rewardDropoutStrategy = rewardDropoutStrategy
+        c.train.unconditional = unconditional
+        return c
+    }
+}
+
+/// `miro train`: trains a MIRO model on the built-in Shapes world, with logs, grids and checkpoints.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a reward-conditioned model on the built-in Shapes world.",
+        discussion: "Writes run.json, metrics.jsonl, samples/step-N.png and checkpoints/step-N.safetensors into --run. "
+            + "Ctrl-C saves a checkpoint and exits; --resume continues exactly where the last checkpoint stopped.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var training: TrainingOptions
+    @Option(name: .customLong("run"), help: "Run directory.") var runDirectory = "runs/shapes-tiny"
+    @Flag(help: "Continue from the newest checkpoint in --run.") var resume = false
+    @Option(help: "Stop (with a checkpoint) after this many minutes.") var minutes: Double?
+    @Option(help: "Log every N steps.") var logEvery = 25
+    @Option(help: "Write a sample grid every N steps (0: never).") var sampleEvery = 500
+    @Option(help: "Checkpoint every N steps.") var saveEvery = 500
+    @Option(help: "Keep only the newest K checkpoints.") var keepLast = 3
+    @Option(help: "libtorch threads (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        guard keepLast >= 1, logEvery >= 1, saveEvery >= 1, sampleEvery >= 0 else {
+            throw ValidationError("--keep-last, --log-every and --save-every must be ≥ 1")
+        }
+        if let minutes, !(minutes > 0) { throw ValidationError("--minutes must be positive") }
+    }
+
+    func run() throws {
+        let logger = global.makeLogger("miro.train")
+        if let threads { Engine.threads = threads } else { Engine.useAllCores() }
+        let seed = training.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        var config = try training.runConfig(seed: seed)
+        config.train.logEvery = logEvery
+        config.train.sampleEvery = sampleEvery
+        config.train.saveEvery = saveEvery
+        config.train.keepLast = keepLast
+        logger.info("seed \(seed) | preset \(training.preset) | \(training.steps) steps × batch \(training.batchSize) | run \(runDirectory)")
+        let trainer = try TrainingSession.start(config: config, run: URL(fileURLWithPath: runDirectory), resume: resume, logger: logger)
+        try TrainingSession.loop(trainer, minutes: minutes, logger: logger)
+    }
+}
+
+/// The pieces `train`, `demo` and `experiment` share.
+enum TrainingSession {
+    static func start(config: RunConfig, run: URL, resume: Bool, logger: Logger) throws -> Trainer {
+        var config = config
+        if resume, let latest = Checkpoint.latest(in: run.appendingPathComponent("checkpoints")) {
+            // The data must be the run's own: read its dataset settings before generating.
+            let stored = try RunConfig.decode(try Checkpoint.read(latest).configJSON, source: latest.path)
+            config.dataset = stored.dataset
+            config.textEncoder = stored.textEncoder
+        }
+        let encoder = ShapesTextEncoder(width: config.textEncoder.width, maxTokens: config.textEncoder.maxTokens)
+        let data = try ShapesTrainingSet(count: config.dataset.count, seed: config.dataset.seed, encoder: encoder, logger: logger)
+        let trainer = try Trainer(runDirectory: run, config: config, data: data, resume: resume, logger: logger)
+        let baseline = trainer.config.train.unconditional ? " (baseline: constant reward inputs)" : ""
+        logger.info("model: \(trainer.model.parameterCount) parameters, rewards \(trainer.config.network.coherenceKeys.joined(separator: ", "))\(baseline)")
+        return trainer
+    }
+
+    /// Runs the loop with Ctrl-C and time-budget stops, writing a sample grid at each sample step.
+    static func loop(_ trainer: Trainer, minutes: Double?, logger: Logger) throws {
+        Interrupt.install()
+        let start = Date()
+        let deadline = minutes.map { start.addingTimeInterval($0 * 60) }
+        try trainer.train(shouldStop: {
+            Interrupt.requested || (deadline.map { Date() >= $0 } ?? false)
+        }, onSample: { step in
+            try writeGrid(trainer, step: step, logger: logger)
+        })
+        if Interrupt.requested { logger.info("stopped by Ctrl-C at step \(trainer.step); resume with --resume") }
+        else if trainer.step < trainer.config.train.steps { logger.info("time budget reached at step \(trainer.step)") }
+        logger.info("trained \(trainer.step) steps in \(formatDuration(Date().timeIntervalSince(start)))")
+    }
+
+    static func writeGrid(_ trainer: Trainer, step: Int, logger: Logger) throws {
+        let pipeline = try ShapesPipeline(model: try trainer.emaModel(), config: trainer.config, step: step)
+        var settings = ShapesPipeline.Settings()
+        settings.steps = trainer.config.train.sampleSteps
+        settings.guidance = trainer.config.train.guidance
+        settings.seed = 1234
+        let url = trainer.runDirectory.appendingPathComponent("samples").appendingPathComponent(String(format: "step-%07d.png", step))
+        let rows = try SampleGrid.write(pipeline, settings: settings, to: url)
+        logger.info("sample grid \(url.path) (rows: \(rows.joined(separator: ", ")))")
+    }
+}

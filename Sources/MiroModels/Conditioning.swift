@@ -1,0 +1,63 @@
+// Port of the conditioning batch keys of miro/models/networks/rin.py and miro/pipeline.py (miro-t2i 0.1.4):
+// text tokens + mask + reward values (method §4.4, §7.3).
+
+import MiroEngine
+
+/// What a MIRO network is conditioned on besides x and γ (method §4.4): text-encoder tokens with
+/// their padding mask, and one value per reward.
+///
+/// - `text`: (B, n, label_dim) token embeddings (cast to float32 first, as the official `.float()`).
+/// - `textMask`: (B, n) bool, true = real token (non-bool masks are read as `≠ 0`).
+/// - `rewards`: (B, K) target values in [0, 1] in the order of `MIROConfig.coherenceKeys`;
+///   NaN marks a missing reward (training: embedded as the value 0; inference: a zero embedding).
+public struct MIROConditioning: Sendable {
+    public var text: Tensor
+    public var textMask: Tensor
+    public var rewards: Tensor
+
+    public init(text: Tensor, textMask: Tensor, rewards: Tensor) {
+        self.text = text
+        self.textMask = textMask
+        self.rewards = rewards
+    }
+
+    public var batchSize: Int { text.size(0) }
+
+    /// Rows of both, stacked along the batch (the CFG batch: positive rows first).
+    public static func stacked(_ a: MIROConditioning, _ b: MIROConditioning) throws -> MIROConditioning {
+        try MIROConditioning(text: Tensor.cat([a.text, b.text]), textMask: Tensor.cat([a.textMask, b.textMask]),
+                             rewards: Tensor.cat([a.rewards, b.rewards]))
+    }
+
+    /// Text padded with zero tokens (mask false) up to `length` tokens; unchanged when already that long.
+    public func paddingText(to length: Int) throws -> MIROConditioning {
+        let n = text.size(1)
+        guard length > n else { return self }
+        // torch.cat([emb, torch.zeros(B, length - n, D)], dim=1); masks padded with False
+        return try MIROConditioning(text: text.padded([0, 0, 0, length - n]),
+                                    textMask: textMask.to(.bool).padded([0, length - n], value: 0), rewards: rewards)
+    }
+
+    /// Repeats a batch-1 conditioning to `batchSize` rows (text, mask and rewards).
+    public func expanded(to batchSize: Int) throws -> MIROConditioning {
+        guard self.batchSize != batchSize else { return self }
+        guard self.batchSize == 1 else {
+            throw MIROModelError.invalidInput("conditioning has batch \(self.batchSize), expected 1 or \(batchSize)")
+        }
+        let r = rewards.rank == 1 ? try rewards.unsqueezed(0) : rewards
+        return try MIROConditioning(text: text.expanded([batchSize, -1, -1]).contiguous(),
+                                    textMask: textMask.expanded([batchSize, -1]).contiguous(),
+                                    rewards: r.expanded([batchSize, -1]).contiguous())
+    }
+
+    /// A (batchSize, K) reward tensor from named targets, as `MiroPipeline._build_coherence`:
+    /// unnamed keys get `default` (1.0 for the positive branch, 0.0 for the negative one), names
+    /// outside `keys` throw.
+    public static func rewards(_ targets: [String: Double], keys: [String], default value: Double, batchSize: Int,
+                               dtype: DType = .float32) throws -> Tensor {
+        let unknown = targets.keys.filter { !keys.contains($0) }
+        guard unknown.isEmpty else { throw MIROModelError.unknownRewardKeys(unknown, valid: keys) }
+        let row = keys.map { targets[$0] ?? value }
+        return try Tensor(row, shape: [1, keys.count]).to(dtype).expanded([batchSize, keys.count]).contiguous()
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import MiroData
+
+/// ShapesEval plus reward means for a model (the Shapes world's GenEval + reward table).
+public struct ShapesEvaluation: Codable, Sendable {
+    /// Mean of the per-category accuracies (GenEval's "overall").
+    public var overall: Double
+    public var categories: [String: Double]
+    /// Mean of each Shapes reward over all generated images (scored against their prompts).
+    public var rewards: [String: Double]
+    public var images: Int
+    public var step: Int
+
+    /// Generates `perPrompt` images for every ShapesEval prompt with `settings` and scores them.
+    public static func run(_ pipeline: ShapesPipeline, settings: ShapesPipeline.Settings, perPrompt: Int = 4,
+                           batch: Int = 64, progress: ((Int, Int) -> Void)? = nil) throws -> (ShapesEvaluation, [RGBImage]) {
+        let prompts = ShapesEval.prompts()
+        let texts = prompts.flatMap { p in Array(repeating: p.prompt, count: perPrompt) }
+        let images = try pipeline.generate(texts, settings: settings, batch: batch) { progress?($0, texts.count) }
+        let result = try ShapesEval.score(images: images, prompts: prompts)
+        let scores = try ShapesRewards.score(images: images, captions: texts)
+        let means = scores.mapValues { v in v.isEmpty ? 0 : v.reduce(0) { $0 + Double($1) } / Double(v.count) }
+        return (ShapesEvaluation(overall: result.overall, categories: result.categories, rewards: means,
+                                 images: images.count, step: pipeline.step), images)
+    }
+
+    /// `{"overall", "categories": {...}, "rewards": {name: mean}, ...}` with sorted keys.
+    public func json() throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return String(decoding: try e.encode(self), as: UTF8.self)
+    }
+
+    /// A small aligned table.
+    public func table(title: String) -> String {
+        var lines = [title, String(format: "  %-22@ %.3f", "ShapesEval overall" as NSString, overall)]
+        for c in ShapesCategory.allCases {
+            if let v = categories[c.rawValue] { lines.append(String(format: "    %-20@ %.3f", c.rawValue as NSString, v)) }
+        }
+        for k in rewards.keys.sorted() { lines.append(String(format: "  %-22@ %.4f", k as NSString, rewards[k]!)) }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Sample grids during and after training: one column per fixed prompt, one row per reward
+/// setting — all rewards high, all low, and each reward isolated (s⁺ all 1; s⁻ all 1 except that
+/// reward at 0, so only its direction remains, method §7.3).
+public enum SampleGrid {
+    public static let prompts = [
+        "a red circle", "a blue square and a yellow triangle", "three green circles",
+        "a purple triangle to the left of a red square", "a yellow circle", "two blue triangles",
+    ]
+
+    public struct Row: Sendable {
+        public var label: String
+        public var positive: [String: Double]
+        public var negative: [String: Double]
+    }
+
+    public static func rows(rewardKeys: [String]) -> [Row] {
+        let ones = Dictionary(uniqueKeysWithValues: rewardKeys.map { ($0, 1.0) })
+        let zeros = Dictionary(uniqueKeysWithValues: rewardKeys.map { ($0, 0.0) })
+        var rows = [Row(label: "all-high", positive: ones, negative: zeros),
+                    Row(label: "all-low", positive: zeros, negative: ones)]
+        for k in rewardKeys {
+            var neg = ones
+            neg[k] = 0
+            rows.append(Row(label: "only-\(k)", positive: ones, negative: neg))
+        }
+        return rows
+    }
+
+    /// Renders the grid (×4 upscaled) and writes it as PNG with the settings in its metadata.
+    @discardableResult
+    public static func write(_ pipeline: ShapesPipeline, settings: ShapesPipeline.Settings, to url: URL,
+                             prompts: [String] = prompts) throws -> [String] {
+        var images: [RGBImage] = []
+        var labels: [String] = []
+        for row in rows(rewardKeys: pipeline.rewardKeys) {
+            var s = settings
+            s.rewardTargets = row.positive
+            s.negativeRewardTargets = row.negative
+            images += try pipeline.generate(prompts, settings: s)
+            labels.append(row.label)
+        }
+        let grid = try ImageGrid.tile(images, columns: prompts.count, margin: 2, scale: 4)
+        let info: [String: Any] = ["rows": labels, "columns": prompts, "seed": settings.seed, "steps": settings.steps,
+                                   "guidance": settings.guidance, "step": pipeline.step,
+                                   "negative_text": settings.negativeText.rawValue]
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]), as: UTF8.self)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try PNG.write(grid, to: url, text: [PNGText("miro", json), PNGText("Description", "rows: " + labels.joined(separator: ", "))])
+        return labels
+    }
+}

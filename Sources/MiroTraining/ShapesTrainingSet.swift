@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import MiroData
+import MiroEngine
+import MiroModels
+
+/// Maps RGB pixels in [0, 1] to the model's data space and back, channel-wise like MIRO's latent
+/// normalisation (method §5.1): x₀ = σ_data · (p − μ_c) / σ_c, so every channel has std σ_data.
+public struct PixelNormalization: Codable, Sendable, Equatable {
+    public var mean: [Double]
+    public var std: [Double]
+    public var sigmaData: Double = 0.5
+
+    public init(mean: [Double], std: [Double], sigmaData: Double = 0.5) {
+        self.mean = mean
+        self.std = std
+        self.sigmaData = sigmaData
+    }
+
+    /// Per-channel mean and std of a set of images.
+    public static func fit(_ images: [RGBImage]) -> PixelNormalization {
+        var sum = [Double](repeating: 0, count: 3), sq = [Double](repeating: 0, count: 3)
+        var n = 0.0
+        for image in images {
+            for i in stride(from: 0, to: image.pixels.count, by: 3) {
+                for c in 0..<3 { let v = Double(image.pixels[i + c]); sum[c] += v; sq[c] += v * v }
+            }
+            n += Double(image.width * image.height)
+        }
+        let mean = sum.map { $0 / max(n, 1) }
+        let std = (0..<3).map { c in max(((sq[c] / max(n, 1)) - mean[c] * mean[c]).squareRoot(), 1e-3) }
+        return PixelNormalization(mean: mean, std: std)
+    }
+
+    /// (N, 3, H, W) float32 model inputs.
+    public func encode(_ images: [RGBImage]) throws -> Tensor {
+        guard let first = images.first else { throw EngineError("PixelNormalization", "no images") }
+        let (h, w) = (first.height, first.width)
+        var out = [Float](repeating: 0, count: images.count * 3 * h * w)
+        for (k, image) in images.enumerated() {
+            guard image.width == w, image.height == h else {
+                throw EngineError("PixelNormalization", "image \(k) is \(image.width)×\(image.height), expected \(w)×\(h)")
+            }
+            for y in 0..<h {
+                for x in 0..<w {
+                    let p = 3 * (y * w + x)
+                    for c in 0..<3 {
+                        out[((k * 3 + c) * h + y) * w + x] = Float(sigmaData * (Double(image.pixels[p + c]) - mean[c]) / std[c])
+                    }
+                }
+            }
+        }
+        return try Tensor(out, shape: [images.count, 3, h, w])
+    }
+
+    /// Model outputs (N, 3, H, W) back to images, clamped to [0, 1].
+    public func decode(_ x: Tensor) throws -> [RGBImage] {
+        let s = x.shape
+        guard s.count == 4, s[1] == 3 else { throw EngineError("PixelNormalization", "expected (N, 3, H, W), got \(s)") }
+        let values = try x.floats()
+        let (n, h, w) = (s[0], s[2], s[3])
+        return (0..<n).map { k in
+            var pixels = [Float](repeating: 0, count: h * w * 3)
+            for y in 0..<h {
+                for xx in 0..<w {
+                    for c in 0..<3 {
+                        let v = Double(values[((k * 3 + c) * h + y) * w + xx]) * std[c] / sigmaData + mean[c]
+                        pixels[3 * (y * w + xx) + c] = Float(min(max(v, 0), 1))
+                    }
+                }
+            }
+            return RGBImage(width: w, height: h, pixels: pixels)
+        }
+    }
+}
+
+/// The Shapes world prepared for training: generated, annotated with every reward, binned, and
+/// held in memory as tensors (a few MB for 10k samples).
+public final class ShapesTrainingSet {
+    public let x0: Tensor            // (N, 3, 32, 32)
+    public let text: Tensor          // (N, T, W)
+    public let textMask: Tensor      // (N, T) bool
+    public let rewards: Tensor       // (N, K) conditioning values in [0, 1] (k/(B−1) grid)
+    public let scores: [String: [Float]]
+    public let bins: RewardBins
+    public let captions: [String]
+    public let normalization: PixelNormalization
+    public let rewardKeys: [String]
+
+    public var count: Int { captions.count }
+
+    /// Generates `count` samples of the Shapes world with `seed`, scores them with every Shapes
+    /// reward, fits 64 quantile bins per reward (method §4.1) and encodes captions.
+    public init(count: Int, seed: UInt64, encoder: ShapesTextEncoder, numBins: Int = 64, logger: Logger) throws {
+        guard count > 0 else { throw EngineError("ShapesTrainingSet", "count must be positive") }
+        let t0 = Date()
+        let samples = ShapesWorld.dataset(count: count, seed: seed)
+        let images = samples.map(\.image)
+        captions = samples.map(\.caption)
+        logger.info("generated \(count) Shapes samples (seed \(seed)) in \(String(format: "%.1f", Date().timeIntervalSince(t0)))s")
+
+        let t1 = Date()
+        scores = try ShapesRewards.score(images: images, captions: captions)
+        rewardKeys = ShapesRewards.keys
+        logger.info("scored \(rewardKeys.count) rewards in \(String(format: "%.1f", Date().timeIntervalSince(t1)))s")
+
+        bins = RewardBins.fit(values: scores.mapValues { $0.map(Double.init) }, numBins: numBins)
+        var conditioning = [Float](repeating: 0, count: count * rewardKeys.count)
+        for (k, key) in rewardKeys.enumerated() {
+            let values = scores[key] ?? []
+            for i in 0..<count { conditioning[i * rewardKeys.count + k] = bins.conditioningValue(Double(values[i]), reward: key) }
+        }
+        rewards = try Tensor(conditioning, shape: [count, rewardKeys.count])
+
+        normalization = PixelNormalization.fit(images)
+        x0 = try normalization.encode(images)
+        let encoded = encoder.encode(captions)
+        text = try Tensor(encoded.embeddings, shape: [count, encoder.maxTokens, encoder.width])
+        textMask = try Tensor(encoded.mask, shape: [count, encoder.maxTokens])
+    }
+
+    /// Rows `indices` as a training batch.
+    public func batch(_ indices: Tensor, unconditional: Bool) throws -> (x0: Tensor, conditioning: MIROConditioning) {
+        let r = try rewards.indexSelect(0, indices)
+        // The baseline sees constant rewards: the same tokens and compute, no reward information.
+        let rewardsIn = unconditional ? try Tensor.ones(r.shape) : r
+        return (try x0.indexSelect(0, indices),
+                MIROConditioning(text: try text.indexSelect(0, indices), textMask: try textMask.indexSelect(0, indices),
+                                 rewards: rewardsIn))
+    }
+
+    /// Mean raw score per reward, for summaries.
+    public var meanScores: [String: Double] {
+        scores.mapValues { v in v.isEmpty ? 0 : v.reduce(0) { $0 + Double($1) } / Double(v.count) }
+    }
+}
+
+/// Position in the data stream: a seeded permutation per epoch, so a resumed run continues the
+/// epoch exactly where it stopped.
+public struct DataCursor: Codable, Sendable, Equatable {
+    public var seed: UInt64
+    public var epoch = 0
+    public var position = 0
+
+    public init(seed: UInt64) { self.seed = seed }
+
+    /// The next `batchSize` sample indices (wrapping into a new epoch when needed).
+    public mutating func next(batchSize: Int, count: Int) throws -> Tensor {
+        var indices: [Int64] = []
+        while indices.count < batchSize {
+            if position >= count { epoch += 1; position = 0 }
+            let order = try Tensor.randperm(count, generator: Generator(seed: seed &+ UInt64(epoch))).toArray(Int64.self)
+            let take = min(batchSize - indices.count, count - position)
+            indices += order[position..<(position + take)]
+            position += take
+        }
+        return try Tensor(indices)
+    }
+}

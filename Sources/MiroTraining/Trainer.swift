@@ -1,0 +1,220 @@
+import Foundation
+import Logging
+import MiroData
+import MiroEngine
+import MiroModels
+import MiroNN
+import MiroOptim
+
+/// MIRO training (method §6), laid out like nanoGPT's loop: set up, then per step
+/// batch → loss (with the self-conditioning pass) → backward → NaN guard → clip → LAMB → EMA,
+/// with fixed-shape log lines, a JSONL metrics file, sample grids and checkpoints.
+///
+/// Everything random comes from generators whose states go into checkpoints (noise/time/keep
+/// draws, reward dropout) or from the seeded data cursor, so "train N, save, resume M" equals
+/// "train N+M" bit for bit on the CPU.
+public final class Trainer {
+    public let runDirectory: URL
+    public private(set) var config: RunConfig
+    public let data: ShapesTrainingSet
+    public let model: MIROModel
+    public let ema: EMA
+    public let optimizer: Lamb
+    public let schedule: WarmupCosineDecay
+    public private(set) var step = 0
+    public private(set) var cursor: DataCursor
+
+    let loss: FlowMatchingLoss
+    let drawGenerator: Generator       // t, noise and self-conditioning keep draws
+    let dropoutGenerator: Generator    // reward dropout
+    let logger: Logger
+    let metrics: MetricsLog
+    private var nonFiniteStreak = 0
+
+    public var checkpointDirectory: URL { runDirectory.appendingPathComponent("checkpoints") }
+
+    /// Sets up a run in `runDirectory`. With `resume`, continues from its newest checkpoint (the
+    /// stored configuration wins over `config`, except `train.steps`, which may be raised).
+    public init(runDirectory: URL, config: RunConfig, data: ShapesTrainingSet, resume: Bool, logger: Logger) throws {
+        self.runDirectory = runDirectory
+        self.data = data
+        self.logger = logger
+        var config = config
+        let latest = resume ? Checkpoint.latest(in: runDirectory.appendingPathComponent("checkpoints")) : nil
+        var checkpoint: Checkpoint? = nil
+        if let latest {
+            checkpoint = try Checkpoint.read(latest)
+            var stored = try RunConfig.decode(checkpoint!.configJSON, source: latest.path)
+            stored.train.steps = max(stored.train.steps, config.train.steps)
+            config = stored
+            logger.info("resuming from \(latest.lastPathComponent) (step \(checkpoint!.step))")
+        } else if resume {
+            logger.info("no checkpoint in \(runDirectory.path); starting a new run")
+        }
+        config.normalization = config.normalization ?? data.normalization
+        config.network.coherenceDropout = config.train.rewardDropout
+        if let strategy = RewardDropoutStrategy(rawValue: config.train.rewardDropoutStrategy) {
+            config.network.dropoutStrategy = strategy
+        } else {
+            throw TrainingError.badConfig("unknown reward dropout strategy '\(config.train.rewardDropoutStrategy)'; use none, binomial or uniform")
+        }
+        guard config.train.textDropout == 0 else {
+            throw TrainingError.badConfig("text dropout is not supported yet (the official release trains with 0)")
+        }
+        self.config = config
+
+        // 1. model, initialised from the seed (or loaded below)
+        model = try MIROModel(network: config.network, generator: Generator(seed: config.train.seed))
+        model.train()
+        // 2. optimizer: LAMB with MIRO's parameter groups; the preconditioner's log-variance head
+        //    joins the weight-decay group, as in the official code
+        let pre = model.preconditioning.trainableParameters().map { (name: "preconditioning.\($0.0)", tensor: $0.1) }
+        let net = ParameterGroup.miro(model.network, learningRate: config.train.learningRate,
+                                      weightDecay: config.train.weightDecay)
+        var groups = net.map { g -> ParameterGroup in
+            var g = g
+            g.parameters = g.parameters.map { (name: "network.\($0.name)", tensor: $0.tensor) }
+            return g
+        }
+        groups[0].parameters += pre
+        optimizer = try Lamb(groups: groups, decoupleWeightDecay: false)
+        schedule = WarmupCosineDecay(warmupSteps: config.train.warmupSteps, totalSteps: config.train.totalScheduleSteps,
+                                     rate: config.train.cosineRate)
+        // 3. EMA initialised as a copy
+        ema = try EMA(model, decay: config.train.emaDecay, warmup: config.train.emaWarmup)
+        loss = FlowMatchingLoss(selfConditioningRate: config.train.selfConditioningRate)
+        drawGenerator = try Generator(seed: config.train.seed &+ 1)
+        dropoutGenerator = try Generator(seed: config.train.seed &+ 2)
+        cursor = DataCursor(seed: config.train.seed &+ 3)
+
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"))
+        if let checkpoint { try restore(checkpoint) }
+        try Data(try config.json().utf8).write(to: runDirectory.appendingPathComponent("run.json"), options: .atomic)
+    }
+
+    // MARK: One step
+
+    public struct StepStats: Sendable {
+        public var step: Int
+        public var loss: Double
+        public var rawLoss: Double
+        public var logvar: Double
+        public var learningRate: Double
+        public var gradNorm: Double
+        public var skipped: Bool
+    }
+
+    /// One optimizer step on the next batch.
+    public func trainStep() throws -> StepStats {
+        let lr = schedule.learningRate(base: config.train.learningRate, optimizerStep: step)
+        optimizer.setLearningRate(lr)
+        let indices = try cursor.next(batchSize: config.train.batchSize, count: data.count)
+        let (x0, conditioning) = try data.batch(indices, unconditional: config.train.unconditional)
+
+        try optimizer.zeroGrad()
+        let out = try loss(model, x0: x0, conditioning: conditioning, generator: drawGenerator,
+                           dropoutGenerator: dropoutGenerator)
+        let lossValue = try out.loss.item()
+        var skipped = false
+        var norm = 0.0
+        if lossValue.isFinite {
+            try out.loss.backward()
+            let params = optimizer.groups.flatMap { $0.parameters.map(\.tensor) }
+            // NaN guard: non-finite gradient entries are zeroed before the update (method §6.2)
+            if try Gradients.hasNonFinite(params) { try Gradients.zeroNonFinite(params) }
+            norm = try Gradients.clipNorm(params, maxNorm: config.train.gradientClip)
+            try optimizer.step()
+            try ema.update(model)
+            nonFiniteStreak = 0
+        } else {
+            skipped = true
+            nonFiniteStreak += 1
+            if nonFiniteStreak >= 5 { throw TrainingError.nonFiniteLoss(step: step, count: nonFiniteStreak) }
+        }
+        step += 1
+        return StepStats(step: step, loss: lossValue, rawLoss: try out.rawLoss.item(),
+                         logvar: try out.logvar.map { try $0.mean().item() } ?? 0, learningRate: lr, gradNorm: norm,
+                         skipped: skipped)
+    }
+
+    // MARK: The loop
+
+    /// Trains until `config.train.steps` (or `shouldStop()` turns true, e.g. on Ctrl-C), logging,
+    /// sampling and checkpointing on the configured cadence. Always leaves a checkpoint of the
+    /// last completed step.
+    public func train(shouldStop: () -> Bool = { false }, onSample: ((Int) throws -> Void)? = nil,
+                      onLog: ((StepStats, Double) -> Void)? = nil) throws {
+        let t = config.train
+        var windowStart = Date(), windowSteps = 0
+        while step < t.steps && !shouldStop() {
+            let stats = try trainStep()
+            windowSteps += 1
+            if step % t.logEvery == 0 || step == t.steps {
+                let elapsed = Date().timeIntervalSince(windowStart)
+                let itPerSec = Double(windowSteps) / max(elapsed, 1e-9)
+                logger.info("\(Self.logLine(stats, itPerSec: itPerSec, batch: t.batchSize))")
+                try metrics.append([
+                    "step": step, "loss": stats.loss, "raw_loss": stats.rawLoss, "logvar": stats.logvar,
+                    "lr": stats.learningRate, "grad_norm": stats.gradNorm, "it_per_s": itPerSec,
+                    "samples_per_s": itPerSec * Double(t.batchSize), "epoch": cursor.epoch, "skipped": stats.skipped,
+                ])
+                onLog?(stats, itPerSec)
+                windowStart = Date()
+                windowSteps = 0
+            }
+            if t.sampleEvery > 0 && step % t.sampleEvery == 0 { try onSample?(step) }
+            if t.saveEvery > 0 && step % t.saveEvery == 0 && step < t.steps { try saveCheckpoint() }
+        }
+        try saveCheckpoint()
+    }
+
+    /// `step   100 | loss 0.1234 | raw 0.2345 | lr 1.00e-03 | grad 0.812 | 3.41 it/s | 109.1 samples/s`
+    static func logLine(_ s: StepStats, itPerSec: Double, batch: Int) -> String {
+        String(format: "step %6d | loss %.4f | raw %.4f | lr %.2e | grad %.3f | %5.2f it/s | %6.1f samples/s%@",
+               s.step, s.loss, s.rawLoss, s.learningRate, s.gradNorm, itPerSec, itPerSec * Double(batch),
+               s.skipped ? " | skipped (non-finite loss)" : "")
+    }
+
+    // MARK: Checkpoints
+
+    /// Writes a checkpoint of the current step and prunes old ones (`keepLast`).
+    @discardableResult
+    public func saveCheckpoint() throws -> URL {
+        let cursorJSON = String(decoding: try JSONEncoder().encode(cursor), as: UTF8.self)
+        let checkpoint = Checkpoint(
+            step: step, model: try model.stateDictionary(),
+            ema: Dictionary(uniqueKeysWithValues: ema.shadow.map { ($0.name, $0.tensor) }), emaUpdates: ema.updates,
+            optimizer: try optimizer.stateTensors(),
+            rng: ["draws": try drawGenerator.state(), "dropout": try dropoutGenerator.state()],
+            configJSON: try config.json(), dataCursorJSON: cursorJSON,
+            extra: ["miro.reward_keys": config.network.coherenceKeys.joined(separator: ","),
+                    "miro.seed": String(config.train.seed)])
+        let url = try checkpoint.write(to: checkpointDirectory)
+        let removed = try Checkpoint.prune(in: checkpointDirectory, keepLast: config.train.keepLast)
+        logger.info("saved \(url.lastPathComponent)\(removed.isEmpty ? "" : " (pruned \(removed.count) older)")")
+        return url
+    }
+
+    private func restore(_ c: Checkpoint) throws {
+        try model.load(c.model, source: "checkpoint model")
+        try ema.load(c.ema, updates: c.emaUpdates)
+        try optimizer.loadStateTensors(c.optimizer)
+        guard let draws = c.rng["draws"], let dropout = c.rng["dropout"] else {
+            throw TrainingError.missingCheckpoint("checkpoint lacks generator states")
+        }
+        try drawGenerator.setState(draws)
+        try dropoutGenerator.setState(dropout)
+        cursor = try JSONDecoder().decode(DataCursor.self, from: Data(c.dataCursorJSON.utf8))
+        step = c.step
+    }
+
+    /// A second model carrying the EMA weights, in eval mode, for sampling.
+    public func emaModel() throws -> MIROModel {
+        let copy = try MIROModel(network: config.network, generator: Generator(seed: 0))
+        try copy.load(try model.stateDictionary(), source: "model")   // buffers (Fourier features, masks)
+        try ema.copy(into: copy)
+        copy.eval()
+        return copy
+    }
+}

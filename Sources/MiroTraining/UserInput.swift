@@ -1,0 +1,58 @@
+import Foundation
+
+/// A problem with something the user typed or pointed at; the message names it.
+public struct InputError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Prompt files: one prompt per line; blank lines and `#` comments are skipped.
+public enum PromptFile {
+    public static let maxLength = 1000
+
+    public static func read(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputError("cannot read prompt file \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw InputError("prompt file \(path) is not UTF-8 text")
+        }
+        return try parse(text, source: path)
+    }
+
+    public static func parse(_ text: String, source: String) throws -> [String] {
+        var prompts: [String] = []
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard line.count <= maxLength else {
+                throw InputError("\(source):\(i + 1): prompt longer than \(maxLength) characters")
+            }
+            guard !line.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw InputError("\(source):\(i + 1): prompt contains control characters")
+            }
+            prompts.append(line)
+        }
+        guard !prompts.isEmpty else { throw InputError("prompt file \(source) has no prompts") }
+        return prompts
+    }
+}
+
+/// Repeated `--reward NAME=VALUE` options.
+public enum RewardTargets {
+    public static func parse(_ items: [String], option: String) throws -> [String: Double] {
+        var out: [String: Double] = [:]
+        for item in items {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let value = Double(parts[1]) else {
+                throw InputError("\(option) expects NAME=VALUE (e.g. \(option) quality_score=0.6), got '\(item)'")
+            }
+            guard value.isFinite, (0...1).contains(value) else {
+                throw InputError("\(option) \(parts[0])=\(parts[1]): reward targets must lie in [0, 1]")
+            }
+            guard out[parts[0]] == nil else { throw InputError("\(option) names '\(parts[0])' twice") }
+            out[parts[0]] = value
+        }
+        return out
+    }
+}

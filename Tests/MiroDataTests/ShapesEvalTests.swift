@@ -1,0 +1,107 @@
+import Testing
+import MiroData
+
+@Suite("ShapesEval benchmark")
+struct ShapesEvalTests {
+    static let prompts = ShapesEval.prompts()
+
+    @Test("fixed prompts in GenEval's six categories, up to 8 meanings each")
+    func promptSet() {
+        #expect(Self.prompts == ShapesEval.prompts(seed: 0))
+        #expect(Self.prompts != ShapesEval.prompts(seed: 1))
+        let counts = Dictionary(grouping: Self.prompts, by: \.category).mapValues(\.count)
+        #expect(counts == [.singleObject: 4, .twoObject: 6, .counting: 8, .colors: 8, .position: 8, .colorAttr: 8])
+        #expect(Set(Self.prompts.map(\.prompt)).count == Self.prompts.count)
+        #expect(Set(Self.prompts.map(\.spec.semanticKey)).count == Self.prompts.count)
+        for p in Self.prompts {
+            #expect(p.prompt.hasPrefix("a photo of "))
+            #expect(ShapesPromptSpec.parse(p.prompt) == p.spec, "\(p.prompt)")
+            #expect(!p.facts.isEmpty)
+        }
+    }
+
+    /// The benchmark is fixed: a change to the prompt set (vocabulary, hold-out rule, selection) breaks comparability
+    /// with earlier scores, so it must be deliberate.
+    @Test("the prompt set is pinned")
+    func pinned() {
+        let joined = Self.prompts.map(\.prompt).joined(separator: "\n")
+        #expect(FNV1a.hash(joined) == Self.pinnedHash, "hash is \(FNV1a.hash(joined))")
+        #expect(Self.prompts.first?.prompt == "a photo of a triangle")
+    }
+    static let pinnedHash: UInt64 = 13_507_091_492_366_757_138
+
+    @Test("counting is exact, existence is at-least, relations need a matching pair (GenEval's rules)")
+    func factRules() {
+        func object(_ shape: ShapeKind, _ color: ShapeColor, _ x: Float, _ y: Float) -> ShapesObject {
+            ShapesObject(shape: shape, color: color, centerX: x, centerY: y, size: 9)
+        }
+        let scene = ShapesScene(size: 32, background: ShapesBackground(rgb: [0.4, 0.4, 0.4]), objects: [
+            object(.circle, .red, 7, 7), object(.circle, .red, 24, 7), object(.circle, .red, 7, 24), object(.square, .blue, 24, 24),
+        ])
+        let found = ShapeDetector.detect(scene.render())
+        #expect(found.count == 4)
+        let redCircle = ObjectSpec(.circle, .red), blueSquare = ObjectSpec(.square, .blue)
+        #expect(FactCheck.holds(.count(redCircle, 3), in: found))
+        #expect(!FactCheck.holds(.count(redCircle, 2), in: found))
+        #expect(!FactCheck.holds(.count(redCircle, 4), in: found))
+        #expect(FactCheck.holds(.count(ObjectSpec(.circle), 3), in: found))
+        #expect(FactCheck.holds(.exists(redCircle), in: found) && !FactCheck.holds(.exists(ObjectSpec(.circle, .blue)), in: found))
+        #expect(FactCheck.holds(.relation(redCircle, .leftOf, blueSquare), in: found))
+        #expect(FactCheck.holds(.relation(redCircle, .above, blueSquare), in: found))
+        #expect(!FactCheck.holds(.relation(blueSquare, .leftOf, redCircle), in: found))
+        #expect(!FactCheck.holds(.relation(redCircle, .leftOf, ObjectSpec(.triangle)), in: found))
+    }
+
+    @Test("held-out meanings: enough per category, never generated for training")
+    func heldOut() {
+        for category in [ShapesCategory.counting, .position, .colorAttr] {
+            let held = Self.prompts.filter { $0.category == category }
+            #expect(held.allSatisfy { ShapesEval.isHeldOut($0.spec) })
+        }
+        let evalStrings = Set(Self.prompts.map(\.prompt))
+        let evalKeys = Set(Self.prompts.filter { ShapesEval.isHeldOut($0.spec) }.map(\.spec.semanticKey))
+        for s in ShapesWorld.dataset(count: 4000, seed: 0) {
+            #expect(!evalStrings.contains(s.caption))
+            #expect(!s.caption.hasPrefix("a photo of "))
+            #expect(!ShapesEval.isHeldOut(s.spec) && !ShapesEval.isHeldOut(s.faithfulSpec), "\(s.caption)")
+            #expect(!evalKeys.contains(s.spec.semanticKey))
+        }
+    }
+
+    @Test("clean renders of its own prompts score 1; noise scores 0")
+    func sanity() throws {
+        let k = 3
+        let renders = Self.prompts.flatMap { p in (0..<k).map { ShapesWorld.render(p.spec, seed: UInt64($0)) } }
+        let result = try ShapesEval.score(images: renders, prompts: Self.prompts)
+        #expect(result.overall >= 0.97, "overall \(result.overall): \(result.categories)")
+        #expect(Set(result.categories.keys) == Set(ShapesCategory.allCases.map(\.rawValue)))
+        #expect(result.perPrompt.count == Self.prompts.count && result.perPrompt.allSatisfy { $0.correct.count == k })
+
+        var rng = SplitMix64(seed: 5)
+        let noise = renders.map { _ in RGBImage(width: 32, height: 32, pixels: (0..<3072).map { _ in Float(rng.uniform()) }) }
+        let noiseResult = try ShapesEval.score(images: noise, prompts: Self.prompts)
+        #expect(noiseResult.overall <= 0.05)
+        let blank = renders.map { _ in RGBImage(width: 32, height: 32, fill: (0.5, 0.5, 0.5)) }
+        #expect(try ShapesEval.score(images: blank, prompts: Self.prompts).overall == 0)
+    }
+
+    @Test("images are judged against their own prompt; overall is the mean over categories")
+    func grouping() throws {
+        // Render each prompt's image for the *next* prompt: almost everything becomes wrong.
+        let renders = Self.prompts.map { ShapesWorld.render($0.spec, seed: 0) }
+        let shifted = Array(renders.dropFirst()) + [renders[0]]
+        let result = try ShapesEval.score(images: shifted, prompts: Self.prompts)
+        #expect(result.overall < 0.5)
+        let mean = ShapesCategory.allCases.map { result.categories[$0.rawValue]! }.reduce(0, +) / 6
+        #expect(abs(result.overall - mean) < 1e-12)
+    }
+
+    @Test("a number of images that is not a multiple of the prompts throws")
+    func badCounts() {
+        #expect(throws: MiroDataError.self) { try ShapesEval.score(images: [], prompts: Self.prompts) }
+        let one = RGBImage(width: 32, height: 32)
+        #expect(throws: MiroDataError.self) {
+            try ShapesEval.score(images: Array(repeating: one, count: Self.prompts.count + 1), prompts: Self.prompts)
+        }
+    }
+}

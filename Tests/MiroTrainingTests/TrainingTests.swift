@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import MiroData
+import MiroEngine
+import MiroModels
+import MiroTraining
+import Testing
+
+/// A very small run configuration so that a few steps take well under a second.
+func microConfig(steps: Int, seed: UInt64 = 11) -> RunConfig {
+    var c = RunConfig()
+    c.network = MIROConfig(
+        dataSize: 32, dataDim: 16, numInputChannels: 3, numLatents: 8, latentsDim: 32, labelDim: 64, numCondTokens: 16,
+        numProcessingLayers: 1, numBlocks: 1, patchSize: 8, readWriteHeads: 2, computeHeads: 2, latentMLPMultiplier: 2,
+        dataMLPMultiplier: 2, numTextRegisters: 2, coherenceKeys: ShapesRewards.keys, useCondRINBlock: true,
+        concatCondTokenToLatents: false, useSelfConditioning: true)
+    c.dataset.count = 64
+    c.train.steps = steps
+    c.train.batchSize = 8
+    c.train.warmupSteps = 2
+    c.train.seed = seed
+    c.train.sampleEvery = 0
+    c.train.saveEvery = 1000
+    c.train.logEvery = 1000
+    c.train.keepLast = 5
+    return c
+}
+
+func tempDir() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("miro-train-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+let quietLogger: Logger = {
+    var l = Logger(label: "test")
+    l.logLevel = .error
+    return l
+}()
+
+@Suite(.serialized)
+struct TrainingTests {
+    let data: ShapesTrainingSet
+
+    init() throws {
+        data = try ShapesTrainingSet(count: 64, seed: 5, encoder: ShapesTextEncoder(), logger: quietLogger)
+    }
+
+    @Test func exactResumeEqualsUninterruptedTraining() throws {
+        let dirA = try tempDir(), dirB = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dirA); try? FileManager.default.removeItem(at: dirB) }
+        // A: 5 steps straight. B: 3 steps, checkpoint, a fresh Trainer resumes, 2 more steps.
+        let a = try Trainer(runDirectory: dirA, config: microConfig(steps: 5), data: data, resume: false, logger: quietLogger)
+        try a.train()
+        let b1 = try Trainer(runDirectory: dirB, config: microConfig(steps: 3), data: data, resume: false, logger: quietLogger)
+        try b1.train()
+        #expect(Checkpoint.list(in: b1.checkpointDirectory).map(\.step) == [3])
+        let b2 = try Trainer(runDirectory: dirB, config: microConfig(steps: 5, seed: 999), data: data, resume: true,
+                             logger: quietLogger)
+        #expect(b2.step == 3)
+        #expect(b2.config.train.seed == 11, "the stored configuration wins on resume")
+        try b2.train()
+        #expect(b2.step == 5)
+        for ((name, x), (_, y)) in zip(a.model.stateDict(), b2.model.stateDict()) {
+            #expect(try x.bytes() == y.bytes(), "\(name) differs between uninterrupted and resumed runs")
+        }
+        for (s, t) in zip(a.ema.shadow, b2.ema.shadow) { #expect(try s.tensor.bytes() == t.tensor.bytes(), "EMA \(s.name)") }
+        #expect(a.cursor == b2.cursor)
+    }
+
+    @Test func lossDecreasesOnAFixedBatchAndGridAndSamplingWork() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = microConfig(steps: 30)
+        c.train.learningRate = 3e-3
+        let t = try Trainer(runDirectory: dir, config: c, data: data, resume: false, logger: quietLogger)
+        let first = try t.trainStep().rawLoss
+        var last = first
+        for _ in 0..<29 { last = try t.trainStep().rawLoss }
+        #expect(last < first, "raw loss \(first) → \(last)")
+        let pipeline = try ShapesPipeline(model: try t.emaModel(), config: t.config, step: t.step)
+        var s = ShapesPipeline.Settings()
+        s.steps = 3
+        let images = try pipeline.generate(["a red circle", "two blue squares"], settings: s)
+        #expect(images.count == 2 && images[0].width == 32)
+        #expect(images.allSatisfy { $0.pixels.allSatisfy { (0...1).contains($0) } })
+        // Same seed, same images.
+        let again = try pipeline.generate(["a red circle", "two blue squares"], settings: s)
+        #expect(again == images)
+        let gridURL = dir.appendingPathComponent("grid.png")
+        let rows = try SampleGrid.write(pipeline, settings: s, to: gridURL, prompts: ["a red circle"])
+        #expect(rows.count == 2 + ShapesRewards.keys.count)
+        let png = try PNGReader.decode(try Data(contentsOf: gridURL))
+        #expect(png.text.contains { $0.key == "miro" })
+    }
+
+    @Test func checkpointsArePrunedAndWrittenAtomically() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = microConfig(steps: 4)
+        c.train.saveEvery = 1
+        c.train.keepLast = 2
+        let t = try Trainer(runDirectory: dir, config: c, data: data, resume: false, logger: quietLogger)
+        try t.train()
+        #expect(Checkpoint.list(in: t.checkpointDirectory).map(\.step) == [3, 4])
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: t.checkpointDirectory.path).filter { !$0.hasSuffix(".safetensors") }
+        #expect(leftovers.isEmpty, "temporary files left behind: \(leftovers)")
+        let lines = try String(contentsOf: dir.appendingPathComponent("run.json"), encoding: .utf8)
+        #expect(lines.contains("\"coherenceKeys\"") || lines.contains("coherence_keys"))
+    }
+}
+
+@Suite struct BadInputTests {
+    @Test func malformedPromptFiles() throws {
+        #expect(throws: InputError.self) { try PromptFile.parse("# only a comment\n\n", source: "p.txt") }
+        let long = String(repeating: "a", count: PromptFile.maxLength + 1)
+        let e = #expect(throws: InputError.self) { try PromptFile.parse("ok\n\(long)\n", source: "p.txt") }
+        #expect(e?.description.contains("p.txt:2") == true)
+        let ctl = #expect(throws: InputError.self) { try PromptFile.parse("fine\nbad\u{07}bell\n", source: "p.txt") }
+        #expect(ctl?.description.contains("control") == true)
+        #expect(try PromptFile.parse("  a red circle \n# c\n\nthree green squares\n", source: "p") == ["a red circle", "three green squares"])
+        #expect(throws: InputError.self) { try PromptFile.read("/nonexistent/prompts.txt") }
+    }
+
+    @Test func rewardArguments() throws {
+        #expect(try RewardTargets.parse(["quality_score=0.25"], option: "--reward") == ["quality_score": 0.25])
+        for bad in ["quality_score", "=0.5", "quality_score=abc", "quality_score=1.5", "quality_score=-0.1", "q=nan"] {
+            #expect(throws: InputError.self, "\(bad)") { try RewardTargets.parse([bad], option: "--reward") }
+        }
+        #expect(throws: InputError.self) { try RewardTargets.parse(["a=0.1", "a=0.2"], option: "--reward") }
+    }
+
+    @Test func unknownRewardNamesListTheValidOnes() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try ShapesTrainingSet(count: 16, seed: 1, encoder: ShapesTextEncoder(), logger: quietLogger)
+        let t = try Trainer(runDirectory: dir, config: microConfig(steps: 1), data: data, resume: false, logger: quietLogger)
+        let pipeline = try ShapesPipeline(model: try t.emaModel(), config: t.config, step: 0)
+        do {
+            try pipeline.validate(["aesthetic_score": 1])
+            Issue.record("an unknown reward must be rejected")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("aesthetic_score") && text.contains("alignment_score"), "\(text)")
+        }
+        #expect(throws: (any Error).self) { try pipeline.validate(["quality_score": 2]) }
+    }
+
+    @Test func missingCheckpointKeyAndMissingCheckpoint() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(throws: (any Error).self) { try ShapesPipeline(checkpoint: dir.appendingPathComponent("nothing")) }
+        #expect(throws: (any Error).self) { try ShapesPipeline(checkpoint: dir) }   // a directory without checkpoints
+        let data = try ShapesTrainingSet(count: 16, seed: 1, encoder: ShapesTextEncoder(), logger: quietLogger)
+        let t = try Trainer(runDirectory: dir, config: microConfig(steps: 1), data: data, resume: false, logger: quietLogger)
+        try t.train()
+        let url = try #require(Checkpoint.latest(in: t.checkpointDirectory))
+        var c = try Checkpoint.read(url)
+        let dropped = try #require(c.model.keys.sorted().first)
+        c.model[dropped] = nil
+        let broken = dir.appendingPathComponent("broken")
+        let brokenURL = try c.write(to: broken)
+        do {
+            _ = try ShapesPipeline(checkpoint: brokenURL)
+            Issue.record("a checkpoint with a missing key must not load")
+        } catch {
+            #expect("\(error)".contains(dropped), "\(error)")
+        }
+        // A file that is not a checkpoint at all.
+        let junk = dir.appendingPathComponent("step-0000009.safetensors")
+        try Data("not a safetensors file".utf8).write(to: junk)
+        #expect(throws: (any Error).self) { try Checkpoint.read(junk) }
+    }
+}
