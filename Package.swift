@@ -24,6 +24,8 @@ let torchCUDA = torchRoot.map { FileManager.default.fileExists(atPath: "\($0)/li
 var shimFlags: [String] = torchIncludes.flatMap { ["-isystem", $0] }
 shimFlags += ["-O2", "-Wno-deprecated-declarations"]
 if torchCUDA { shimFlags += ["-DMT_WITH_CUDA=1"] }
+// PyTorch's pip wheels up to 2.5 are built with the pre-C++11 std::string ABI: TORCH_CXX11_ABI=0.
+if env["TORCH_CXX11_ABI"] == "0" { shimFlags += ["-D_GLIBCXX_USE_CXX11_ABI=0"] }
 var shimLinker: [LinkerSetting] = [.linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .linkedLibrary("torch")]
 if !torchLibDirs.isEmpty {
     shimLinker.append(.unsafeFlags(torchLibDirs.flatMap { ["-L\($0)", "-Xlinker", "-rpath", "-Xlinker", $0] }))

@@ -26,7 +26,9 @@ public final class ShapesPipeline {
         public var guidance = 3.0
         public var rewardTargets: [String: Double] = [:]
         public var negativeRewardTargets: [String: Double] = [:]
-        public var negativeText = NegativeText.empty
+        /// `same` by default: Shapes models train without text dropout, so the empty prompt is out of
+        /// distribution for them, and the paper's formula keeps the caption in both branches.
+        public var negativeText = NegativeText.same
         public var guidanceStartStep = 0
         public var guidanceEndStep: Int? = nil
         public var seed: UInt64 = 0

@@ -7,7 +7,10 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var preset = "tiny"
     public var steps = 2000
     public var batchSize = 32
-    // LAMB (method §6.2): lr 1e-3, betas (0.9, 0.999), eps 1e-8, coupled weight decay 0.01.
+    /// "lamb" (the official optimizer, method §6.2: lr 1e-3, betas (0.9, 0.999), eps 1e-8, coupled
+    /// weight decay 0.01) or "adamw". LAMB scales each update by ‖w‖, so small-norm tables (position
+    /// embeddings start at std 0.02) move slowly: fine over 500k steps, slow for a CPU demo.
+    public var optimizer = "lamb"
     public var learningRate = 1e-3
     public var weightDecay = 0.01
     public var warmupSteps = 100

@@ -19,7 +19,7 @@ public final class Trainer {
     public let data: ShapesTrainingSet
     public let model: MIROModel
     public let ema: EMA
-    public let optimizer: Lamb
+    public let optimizer: any Optimizer
     public let schedule: WarmupCosineDecay
     public private(set) var step = 0
     public private(set) var cursor: DataCursor
@@ -77,7 +77,11 @@ public final class Trainer {
             return g
         }
         groups[0].parameters += pre
-        optimizer = try Lamb(groups: groups, decoupleWeightDecay: false)
+        switch config.train.optimizer {
+        case "lamb": optimizer = try Lamb(groups: groups, decoupleWeightDecay: false)
+        case "adamw": optimizer = try AdamW(groups: groups)
+        default: throw TrainingError.badConfig("unknown optimizer '\(config.train.optimizer)'; use lamb or adamw")
+        }
         schedule = WarmupCosineDecay(warmupSteps: config.train.warmupSteps, totalSteps: config.train.totalScheduleSteps,
                                      rate: config.train.cosineRate)
         // 3. EMA initialised as a copy

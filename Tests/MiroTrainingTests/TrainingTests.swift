@@ -172,3 +172,25 @@ struct TrainingTests {
         #expect(throws: (any Error).self) { try Checkpoint.read(junk) }
     }
 }
+
+@Suite struct PixelNormalizationTests {
+    @Test func encodeDecodeRoundTripAndUnitScale() throws {
+        let images = ShapesWorld.dataset(count: 64, seed: 3).map(\.image)
+        let norm = PixelNormalization.fit(images)
+        let x = try norm.encode(images)
+        #expect(x.shape == [64, 3, 32, 32])
+        // Each channel ends up with std σ_data = 0.5 and mean 0.
+        let std = try x.transposed(0, 1).reshaped([3, -1]).std([1], unbiased: false).doubles()
+        let mean = try x.transposed(0, 1).reshaped([3, -1]).mean([1]).doubles()
+        #expect(std.allSatisfy { abs($0 - 0.5) < 1e-3 }, "\(std)")
+        #expect(mean.allSatisfy { abs($0) < 1e-3 }, "\(mean)")
+        let back = try norm.decode(x)
+        for (a, b) in zip(images, back) {
+            #expect(zip(a.pixels, b.pixels).allSatisfy { abs($0 - $1) < 1e-5 })
+        }
+        // CHW layout: channel 0 of pixel (y=2, x=5) of image 1 is the red value there.
+        let v = try x[1][0][2][5].item()
+        let expected = 0.5 * (Double(images[1].pixel(5, 2).0) - norm.mean[0]) / norm.std[0]
+        #expect(abs(v - expected) < 1e-5)
+    }
+}

@@ -28,7 +28,8 @@ struct Demo: ParsableCommand {
         let logger = global.makeLogger("miro.demo")
         Engine.useAllCores()
         let start = Date()
-        let outDir = URL(fileURLWithPath: out)
+        // A fresh directory each time: an earlier demo's results are never overwritten.
+        let outDir = try OutputFiles.freshDirectory(URL(fileURLWithPath: out))
         var config = RunConfig()
         config.train.steps = steps
         config.train.batchSize = batchSize
@@ -40,7 +41,7 @@ struct Demo: ParsableCommand {
         config.train.saveEvery = 500
         config.train.logEvery = 50
         config.network = try RunConfig.preset("tiny", rewardKeys: ShapesRewards.keys, labelDim: config.textEncoder.width)
-        logger.info("demo: budget \(minutes) min, seed \(seed), output \(out)")
+        logger.info("demo: budget \(minutes) min, seed \(seed), output \(outDir.path)")
 
         // 1–3. data, annotation, bins; 4. training within the budget
         let trainer = try TrainingSession.start(config: config, run: outDir, resume: false, logger: logger)

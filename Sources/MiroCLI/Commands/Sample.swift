@@ -23,8 +23,8 @@ struct Sample: ParsableCommand {
     @Option(help: "Euler steps.") var steps = 25
     @Option(help: "Noise seed (random if omitted; always printed and stored in the PNGs).") var seed: UInt64?
     @Option(name: .short, help: "Images per prompt.") var n = 1
-    @Option(help: "Negative-branch text: empty (the pipeline's) or same (the paper's pure reward contrast).")
-    var negativeText = "empty"
+    @Option(help: "Negative-branch text: same (the paper's pure reward contrast) or empty (MiroPipeline's choice).")
+    var negativeText = "same"
     @Option(help: "First guided step (earlier steps run conditional-only).") var guidanceStart = 0
     @Option(help: "Last guided step (inclusive).") var guidanceEnd: Int?
     @Option(help: "Test-time scaling: draw N candidates per image and keep the best by --select-by.") var bestOf = 1
@@ -136,6 +136,18 @@ enum OutputFiles {
         let s = prompt.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
         let collapsed = String(s).split(separator: "-").joined(separator: "-")
         return String(collapsed.prefix(60)).isEmpty ? "image" : String(collapsed.prefix(60))
+    }
+
+    /// `dir` if it does not exist or is empty, else `dir-2`, `dir-3`, ...
+    static func freshDirectory(_ dir: URL) throws -> URL {
+        var url = dir
+        var k = 2
+        while let items = try? FileManager.default.contentsOfDirectory(atPath: url.path), !items.isEmpty {
+            url = dir.deletingLastPathComponent().appendingPathComponent("\(dir.lastPathComponent)-\(k)")
+            k += 1
+        }
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
     }
 
     /// `base.ext`, or `base-2.ext`, `base-3.ext`, ... if taken.

@@ -10,7 +10,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Model preset: tiny (CPU demo), small, miro.") var preset = "tiny"
     @Option(help: "Optimizer steps.") var steps = 1500
     @Option(help: "Batch size.") var batchSize = 32
-    @Option(help: "Peak learning rate (LAMB).") var lr = 2e-3
+    @Option(help: "Optimizer: lamb (official) or adamw.") var optimizer = "lamb"
+    @Option(help: "Peak learning rate.") var lr = 2e-3
     @Option(help: "Linear warm-up steps.") var warmup = 100
     @Option(help: "EMA decay.") var emaDecay = 0.995
     @Option(help: "Shapes world samples to generate and train on.") var datasetSize = 8000
@@ -28,6 +29,7 @@ struct TrainingOptions: ParsableArguments {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard (0..<1).contains(emaDecay) else { throw ValidationError("--ema-decay must be in [0, 1)") }
         guard (0...1).contains(rewardDropout) else { throw ValidationError("--reward-dropout must be in [0, 1]") }
+        guard ["lamb", "adamw"].contains(optimizer) else { throw ValidationError("--optimizer must be lamb or adamw") }
         guard ["tiny", "small", "miro"].contains(preset) else { throw ValidationError("--preset must be tiny, small or miro") }
     }
 
@@ -39,6 +41,7 @@ struct TrainingOptions: ParsableArguments {
         c.train.preset = preset
         c.train.steps = steps
         c.train.batchSize = batchSize
+        c.train.optimizer = optimizer
         c.train.learningRate = lr
         c.train.warmupSteps = warmup
         c.train.emaDecay = emaDecay
