@@ -33,11 +33,14 @@ public struct ShapesEvaluation: Codable, Sendable {
 
     /// A small aligned table.
     public func table(title: String) -> String {
-        var lines = [title, String(format: "  %-22@ %.3f", "ShapesEval overall" as NSString, overall)]
-        for c in ShapesCategory.allCases {
-            if let v = categories[c.rawValue] { lines.append(String(format: "    %-20@ %.3f", c.rawValue as NSString, v)) }
+        func row(_ indent: Int, _ name: String, _ value: String) -> String {
+            String(repeating: " ", count: indent) + name.padding(toLength: 24 - indent, withPad: " ", startingAt: 0) + value
         }
-        for k in rewards.keys.sorted() { lines.append(String(format: "  %-22@ %.4f", k as NSString, rewards[k]!)) }
+        var lines = [title, row(2, "ShapesEval overall", String(format: "%.3f", overall))]
+        for c in ShapesCategory.allCases {
+            if let v = categories[c.rawValue] { lines.append(row(4, c.rawValue, String(format: "%.3f", v))) }
+        }
+        for k in rewards.keys.sorted() { lines.append(row(2, k, String(format: "%.4f", rewards[k]!))) }
         return lines.joined(separator: "\n")
     }
 }

@@ -15,7 +15,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Total time budget in minutes (training gets what evaluation does not need).") var minutes = 10.0
     @Option(help: "Output directory.") var out = "runs/demo"
     @Option(help: "Training seed.") var seed: UInt64 = 3407
-    @Option(help: "Maximum training steps (the budget usually stops training first).") var steps = 4000
+    @Option(help: "Training steps (the cosine schedule spans them; the time budget may stop training earlier).") var steps = 1000
     @Option(help: "Batch size.") var batchSize = 32
     @OptionGroup var evaluation: EvalOptions
 
@@ -119,8 +119,8 @@ struct RewardSweep: Codable {
         var lines = ["reward target sweep (others at 1): measured mean at target " + targets.map { String($0) }.joined(separator: " / ")]
         for key in means.keys.sorted() {
             let values = means[key]!.map { String(format: "%.4f", $0) }.joined(separator: " / ")
-            lines.append(String(format: "  %-22@ %@  %@", key as NSString, values as NSString,
-                                (isMonotonic(key) ? "monotonic" : "not monotonic") as NSString))
+            lines.append("  " + key.padding(toLength: 22, withPad: " ", startingAt: 0) + " " + values + "  "
+                         + (isMonotonic(key) ? "monotonic" : "not monotonic"))
         }
         return lines.joined(separator: "\n")
     }

@@ -7,7 +7,8 @@ import MiroTraining
 /// Sampling settings shared by `eval`, `demo` and `experiment`.
 struct EvalOptions: ParsableArguments {
     @Option(help: "Euler steps for evaluation samples.") var evalSteps = 20
-    @Option(help: "Guidance weight for evaluation samples.") var evalGuidance = 3.0
+    @Option(help: "Guidance weight for evaluation samples (0: reward-conditioned sampling without CFG).")
+    var evalGuidance = 1.0
     @Option(help: "Images per ShapesEval prompt (GenEval uses 4).") var perPrompt = 4
     @Option(help: "Seed of the evaluation noise.") var evalSeed: UInt64 = 2024
 

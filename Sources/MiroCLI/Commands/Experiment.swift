@@ -102,13 +102,14 @@ struct ConvergenceReport {
     }
 
     func table() -> String {
-        var lines = ["metric                   baseline@end   MIRO@end   MIRO reaches baseline@end at   speed-up"]
+        var lines = ["metric                     baseline@end   MIRO@end   MIRO reaches baseline@end at   speed-up"]
         for m in metrics {
             let b = baseline.last?.value(m) ?? .nan, r = miro.last?.value(m) ?? .nan
             let s = speedUp(m)
-            lines.append(String(format: "%-24@ %12.4f %10.4f   %28@   %@", m as NSString, b, r,
-                                (s.map { String(format: "step %.0f", $0.step) } ?? "never") as NSString,
-                                (s.map { String(format: "%.1f×", $0.factor) } ?? "—") as NSString))
+            let reach = s.map { String(format: "step %.0f", $0.step) } ?? "never"
+            let factor = s.map { String(format: "%.1f×", $0.factor) } ?? "—"
+            lines.append(m.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %12.4f %10.4f   ", b, r)
+                         + reach.padding(toLength: 31, withPad: " ", startingAt: 0) + factor)
         }
         return lines.joined(separator: "\n")
     }
