@@ -23,7 +23,7 @@ public final class ShapesPipeline {
 
     public struct Settings: Sendable {
         public var steps = 25
-        public var guidance = 3.0
+        public var guidance = 1.0
         public var rewardTargets: [String: Double] = [:]
         public var negativeRewardTargets: [String: Double] = [:]
         /// `same` by default: Shapes models train without text dropout, so the empty prompt is out of

@@ -36,7 +36,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var saveEvery = 500
     public var keepLast = 3
     public var sampleSteps = 25
-    public var guidance = 3.0
+    public var guidance = 1.0
 
     public init() {}
 

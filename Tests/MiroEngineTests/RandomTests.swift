@@ -90,12 +90,17 @@ struct RandomTests {
         #expect(Array(try Tensor.randn([2, 3, 4], generator: gen).floats().prefix(8)) == RandomFixtures.randnF32Seed0)
     }
 
+    /// The default generator is process-wide, and tests running in parallel draw from it (module
+    /// initialisers do), so a draw can land between our seed and our sample. Seeding must work in at
+    /// least one of a few attempts; if `manualSeed` did nothing, no attempt would match.
     @Test func defaultGeneratorFollowsManualSeed() throws {
-        Engine.manualSeed(0)
-        let a = try Tensor.randn([2, 3, 4]).floats()
-        Engine.manualSeed(0)
-        #expect(try Tensor.randn([2, 3, 4]).floats() == a)
-        #expect(Array(a.prefix(8)) == RandomFixtures.randnF32Seed0)
+        var matched = false
+        for _ in 0..<10 where !matched {
+            Engine.manualSeed(0)
+            let a = try Tensor.randn([2, 3, 4]).floats()
+            matched = Array(a.prefix(8)) == RandomFixtures.randnF32Seed0
+        }
+        #expect(matched)
     }
 
     @Test func truncNormalStaysInBoundsWithTheRightSpread() throws {

@@ -22,9 +22,11 @@ struct StatePersistenceTests {
         try ema.update(m)
     }
 
-    func make(seed: UInt64) throws -> (SelfAttentionBlock, Lamb, EMA) {
-        Engine.manualSeed(seed)
+    /// A fresh block, optionally loaded with `initial` weights. (Not seeded through the process-wide
+    /// generator: tests running in parallel draw from it too.)
+    func make(_ initial: [String: Tensor]? = nil) throws -> (SelfAttentionBlock, Lamb, EMA) {
         let m = try SelfAttentionBlock(dim: 8, heads: 2)
+        if let initial { try m.load(initial) }
         let opt = try Lamb(groups: ParameterGroup.miro(m, learningRate: 1e-2, weightDecay: 0.01))
         return (m, opt, try EMA(m, decay: 0.9))
     }
@@ -35,11 +37,12 @@ struct StatePersistenceTests {
         defer { try? FileManager.default.removeItem(at: dir) }
 
         // Uninterrupted: 5 steps.
-        let (a, optA, emaA) = try make(seed: 7)
+        let (a, optA, emaA) = try make()
+        let initial = try a.stateDict().reduce(into: [String: Tensor]()) { $0[$1.0] = try $1.1.detached().clone() }
         for k in 0..<5 { try trainStep(a, optA, emaA, k) }
 
         // Interrupted: 2 steps, save everything, restore into fresh objects, 3 more steps.
-        let (b, optB, emaB) = try make(seed: 7)
+        let (b, optB, emaB) = try make(initial)
         for k in 0..<2 { try trainStep(b, optB, emaB, k) }
         let file = dir.appendingPathComponent("state.safetensors")
         var tensors: [(String, Tensor)] = b.stateDict().map { ("model.\($0.0)", $0.1) }
@@ -47,7 +50,7 @@ struct StatePersistenceTests {
         tensors += emaB.shadow.map { ("ema.\($0.name)", $0.tensor) }
         try TensorFiles.saveSafeTensors(tensors, metadata: ["ema_updates": "\(emaB.updates)"], to: file)
 
-        let (c, optC, emaC) = try make(seed: 999)   // different init: everything must come from the file
+        let (c, optC, emaC) = try make()   // its own random init: everything must come from the file
         let (loaded, meta) = try TensorFiles.loadSafeTensors(file)
         func section(_ p: String) -> [String: Tensor] {
             Dictionary(uniqueKeysWithValues: loaded.compactMap { $0.key.hasPrefix(p) ? (String($0.key.dropFirst(p.count)), $0.value) : nil })
@@ -67,7 +70,7 @@ struct StatePersistenceTests {
     }
 
     @Test func incompleteOptimizerStateIsAnError() throws {
-        let (m, opt, _) = try make(seed: 1)
+        let (m, opt, _) = try make()
         let name = try #require(m.trainableParameters().first?.0)
         #expect(throws: EngineError.self) {
             try opt.loadStateTensors(["\(name).exp_avg": try Tensor.zeros([1])])
