@@ -43,12 +43,18 @@ public final class EMA {
 
     /// Copies the averaged weights into `model` (e.g. a second instance used for sampling).
     public func copy(into model: Module) throws {
-        let report = try model.load(Dictionary(uniqueKeysWithValues: shadow.map { ($0.name, $0.tensor) }), strict: false,
-                                    source: "EMA")
-        guard report.missing.allSatisfy({ key in !model.trainableParameters().contains { $0.0 == key } }),
-              report.mismatched.isEmpty, report.unexpected.isEmpty else {
-            throw StateDictError(source: "EMA", report: report)
+        try EMA.apply(Dictionary(uniqueKeysWithValues: shadow.map { ($0.name, $0.tensor) }), to: model)
+    }
+
+    /// Loads EMA weights (keyed like `model`'s trainable parameters, e.g. from a checkpoint) into
+    /// `model`. Every trainable parameter must be covered, and nothing is copied when one is not.
+    public static func apply(_ weights: [String: Tensor], to model: Module, source: String = "EMA") throws {
+        let missing = Set(model.trainableParameters().map(\.0)).subtracting(weights.keys)
+        guard missing.isEmpty else {
+            throw EngineError(source, "EMA weights missing for \(missing.sorted().prefix(5).joined(separator: ", "))")
         }
+        let report = try model.load(weights, strict: false, source: source)
+        guard report.mismatched.isEmpty, report.unexpected.isEmpty else { throw StateDictError(source: source, report: report) }
     }
 
     /// Restores shadow weights and the update count from a checkpoint.

@@ -86,6 +86,15 @@ public struct Checkpoint {
                           extra: meta.filter { !known.contains($0.key) })
     }
 
+    /// The run configuration stored in a checkpoint, read from the header alone (no tensor is loaded).
+    public static func configJSON(_ url: URL) throws -> String {
+        let meta = try SafeTensorsFile(contentsOf: url).metadata
+        guard meta["format"] == format, let config = meta["miro.config"] else {
+            throw FormatError.invalidHeader(path: url.path, message: "not a miro-swift training checkpoint with a stored configuration")
+        }
+        return config
+    }
+
     /// Checkpoint files in `directory`, oldest first.
     public static func list(in directory: URL) -> [(step: Int, url: URL)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []

@@ -2,6 +2,7 @@ import Foundation
 import MiroData
 import MiroEngine
 import MiroModels
+import MiroOptim
 
 /// Text → image generation for models trained on the Shapes world: the Shapes text encoder, the
 /// EMA model, the Euler sampler with multi-reward CFG (method §7) and the pixel decoding.
@@ -66,14 +67,7 @@ public final class ShapesPipeline {
         let config = try RunConfig.decode(c.configJSON, source: file.path)
         let model = try MIROModel(network: config.network, generator: Generator(seed: 0))
         try model.load(c.model, source: file.lastPathComponent)
-        if ema {
-            let trainable = Set(model.trainableParameters().map(\.0))
-            let missing = trainable.subtracting(c.ema.keys)
-            guard missing.isEmpty else {
-                throw TrainingError.missingCheckpoint("\(file.path): EMA weights missing for \(missing.sorted().prefix(5).joined(separator: ", "))")
-            }
-            try model.load(c.ema, strict: false, source: "\(file.lastPathComponent) (EMA)")
-        }
+        if ema { try EMA.apply(c.ema, to: model, source: "\(file.path) (EMA)") }
         try self.init(model: model, config: config, step: c.step)
     }
 

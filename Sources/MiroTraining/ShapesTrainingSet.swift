@@ -141,17 +141,28 @@ public struct DataCursor: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var epoch = 0
     public var position = 0
+    /// The current epoch's permutation, derived from (seed, epoch) and kept between batches.
+    private var order: (epoch: Int, indices: [Int64])? = nil
+
+    private enum CodingKeys: String, CodingKey { case seed, epoch, position }
 
     public init(seed: UInt64) { self.seed = seed }
+
+    public static func == (a: DataCursor, b: DataCursor) -> Bool {
+        a.seed == b.seed && a.epoch == b.epoch && a.position == b.position
+    }
 
     /// The next `batchSize` sample indices (wrapping into a new epoch when needed).
     public mutating func next(batchSize: Int, count: Int) throws -> Tensor {
         var indices: [Int64] = []
         while indices.count < batchSize {
             if position >= count { epoch += 1; position = 0 }
-            let order = try Tensor.randperm(count, generator: Generator(seed: seed &+ UInt64(epoch))).toArray(Int64.self)
+            if order?.epoch != epoch || order?.indices.count != count {
+                let perm = try Tensor.randperm(count, generator: Generator(seed: seed &+ UInt64(epoch))).toArray(Int64.self)
+                order = (epoch, perm)
+            }
             let take = min(batchSize - indices.count, count - position)
-            indices += order[position..<(position + take)]
+            indices += order!.indices[position..<(position + take)]
             position += take
         }
         return try Tensor(indices)

@@ -99,7 +99,7 @@ enum TrainingSession {
         var config = config
         if resume, let latest = Checkpoint.latest(in: run.appendingPathComponent("checkpoints")) {
             // The data must be the run's own: read its dataset settings before generating.
-            let stored = try RunConfig.decode(try Checkpoint.read(latest).configJSON, source: latest.path)
+            let stored = try RunConfig.decode(try Checkpoint.configJSON(latest), source: latest.path)
             config.dataset = stored.dataset
             config.textEncoder = stored.textEncoder
         }

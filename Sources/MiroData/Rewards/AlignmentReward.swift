@@ -14,9 +14,7 @@ public struct AlignmentReward: RewardModel {
     }
 
     public func score(images: [RGBImage], captions: [String]) throws -> [Float] {
-        guard images.count == captions.count else {
-            throw MiroDataError.countMismatch(what: "\(name): images and captions", expected: images.count, got: captions.count)
-        }
+        try checkPairing(images: images, captions: captions)
         return zip(images, captions).map { score($0, caption: $1) }
     }
 

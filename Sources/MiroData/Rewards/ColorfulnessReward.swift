@@ -5,19 +5,12 @@
 /// Hasler & Süsstrunk's perceptual anchors are C ≈ 15 "slightly", 33 "moderately", 45 "averagely",
 /// 59 "quite", 82 "highly" colourful. The score squashes C to [0, 1) as C / (C + 45): an "averagely
 /// colourful" image scores 0.5, a grey one 0.
-public struct ColorfulnessReward: RewardModel {
+public struct ColorfulnessReward: ImageRewardModel {
     public let name = "colorfulness_score"
     /// The C that maps to 0.5.
     public static let halfPoint: Float = 45
 
     public init() {}
-
-    public func score(images: [RGBImage], captions: [String]) throws -> [Float] {
-        guard images.count == captions.count else {
-            throw MiroDataError.countMismatch(what: "\(name): images and captions", expected: images.count, got: captions.count)
-        }
-        return images.map { score($0) }
-    }
 
     public func score(_ image: RGBImage) -> Float {
         let c = Self.colorfulness(image)

@@ -10,19 +10,12 @@ import Foundation
 /// LZ matching. Flat colour and smooth ramps cost almost nothing; noise, grain and clutter cost a lot.
 /// score = 1 / (1 + bpp / 6), with bpp the coded bits per pixel (flat colour ≈ 0.85, a clean Shapes image ≈ 0.45,
 /// uniform noise ≈ 0.2).
-public struct CompressibilityReward: RewardModel {
+public struct CompressibilityReward: ImageRewardModel {
     public let name = "compressibility_score"
     /// The bits per pixel that score ½.
     public static let halfPointBitsPerPixel: Double = 6
 
     public init() {}
-
-    public func score(images: [RGBImage], captions: [String]) throws -> [Float] {
-        guard images.count == captions.count else {
-            throw MiroDataError.countMismatch(what: "\(name): images and captions", expected: images.count, got: captions.count)
-        }
-        return images.map { score($0) }
-    }
 
     public func score(_ image: RGBImage) -> Float {
         Float(1 / (1 + Self.bitsPerPixel(image) / Self.halfPointBitsPerPixel))

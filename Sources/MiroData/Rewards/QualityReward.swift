@@ -14,7 +14,7 @@ import Foundation
 ///   linear ramps);
 /// - blockiness = how much larger the neighbour differences across a k-pixel grid are than inside it
 ///   (k = 2, 3, 4; both axes must agree), which pixelation and block coding cause and natural edges do not.
-public struct QualityReward: RewardModel {
+public struct QualityReward: ImageRewardModel {
     public let name = "quality_score"
     /// Crété-Roffet sharpness (1 − blur) mapped linearly from this range onto [0, 1].
     public static let sharpnessRange: ClosedRange<Float> = 0.35...0.8
@@ -22,13 +22,6 @@ public struct QualityReward: RewardModel {
     public static let noiseHalfPoint: Float = 0.025
 
     public init() {}
-
-    public func score(images: [RGBImage], captions: [String]) throws -> [Float] {
-        guard images.count == captions.count else {
-            throw MiroDataError.countMismatch(what: "\(name): images and captions", expected: images.count, got: captions.count)
-        }
-        return images.map { score($0) }
-    }
 
     public func score(_ image: RGBImage) -> Float {
         let m = Self.measure(image)

@@ -35,3 +35,25 @@ public protocol RewardModel: Sendable {
     var name: String { get }
     func score(images: [RGBImage], captions: [String]) throws -> [Float]
 }
+
+extension RewardModel {
+    /// The count check every scorer starts with: one caption per image.
+    public func checkPairing(images: [RGBImage], captions: [String]) throws {
+        guard images.count == captions.count else {
+            throw MiroDataError.countMismatch(what: "\(name): images and captions", expected: images.count, got: captions.count)
+        }
+    }
+}
+
+/// A reward that looks at the image only (quality, colourfulness, compressibility): it scores one
+/// image, and the caption-pairing batch method comes for free.
+public protocol ImageRewardModel: RewardModel {
+    func score(_ image: RGBImage) -> Float
+}
+
+extension ImageRewardModel {
+    public func score(images: [RGBImage], captions: [String]) throws -> [Float] {
+        try checkPairing(images: images, captions: captions)
+        return images.map { score($0) }
+    }
+}
