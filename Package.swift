@@ -63,7 +63,8 @@ let package = Package(
         ),
         .target(name: "MiroIO", dependencies: ["MiroEngine", "MiroNN", "MiroFormats"], path: "Sources/MiroIO"),
         // Pure Swift: the built-in Shapes world, reward scorers, reward bins, PNG.
-        .target(name: "MiroData", path: "Sources/MiroData"),
+        .target(name: "MiroData", dependencies: ["MiroFormats", .product(name: "Logging", package: "swift-log")],
+                path: "Sources/MiroData"),
         .target(name: "MiroModels", dependencies: ["MiroEngine", "MiroNN"], path: "Sources/MiroModels"),
         .target(
             name: "MiroTraining",
@@ -72,10 +73,16 @@ let package = Package(
             path: "Sources/MiroTraining"
         ),
         .target(name: "MiroOptim", dependencies: ["MiroEngine", "MiroNN"], path: "Sources/MiroOptim"),
+        // Official MIRO checkpoint folders (config.json + model.safetensors + uncond_embedding.npy), both ways.
+        .target(name: "MiroRelease",
+                dependencies: ["MiroEngine", "MiroNN", "MiroOptim", "MiroIO", "MiroFormats", "MiroModels", "MiroData",
+                               "MiroTraining", .product(name: "Logging", package: "swift-log")],
+                path: "Sources/MiroRelease"),
         .executableTarget(
             name: "miro",
             dependencies: [
                 "MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO", "MiroData", "MiroModels", "MiroTraining",
+                "MiroRelease",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -85,13 +92,18 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MiroEngineTests", dependencies: ["MiroEngine", "MiroNN", "MiroFormats"],
                     path: "Tests/MiroEngineTests"),
-        .testTarget(name: "MiroDataTests", dependencies: ["MiroData"], path: "Tests/MiroDataTests",
+        .testTarget(name: "MiroDataTests", dependencies: ["MiroData", .product(name: "Logging", package: "swift-log")],
+                    path: "Tests/MiroDataTests",
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MiroModelsTests", dependencies: ["MiroEngine", "MiroNN", "MiroModels", "MiroIO"],
                     path: "Tests/MiroModelsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "MiroTrainingTests",
                     dependencies: ["MiroEngine", "MiroModels", "MiroData", "MiroTraining", .product(name: "Logging", package: "swift-log")],
                     path: "Tests/MiroTrainingTests"),
+        .testTarget(name: "MiroReleaseTests",
+                    dependencies: ["MiroEngine", "MiroNN", "MiroIO", "MiroFormats", "MiroModels", "MiroTraining", "MiroRelease",
+                                   .product(name: "Logging", package: "swift-log")],
+                    path: "Tests/MiroReleaseTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "MiroNNTests", dependencies: ["MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO"],
                     path: "Tests/MiroNNTests", resources: [.copy("Fixtures")]),
     ],

@@ -181,8 +181,9 @@ extension SafeTensorsWriter {
 }
 
 /// A string literal as Python's `json.dumps` writes it with the default `ensure_ascii=True`: non-ASCII becomes
-/// `\uXXXX` (UTF-16, lowercase hex), so index files match transformers' byte for byte.
-func pythonJSONQuoted(_ string: String) -> String {
+/// `\uXXXX` (UTF-16, lowercase hex), so index files match transformers' byte for byte (and configs and
+/// bins caches match what the official scripts write).
+public func pythonJSONQuoted(_ string: String) -> String {
     var out = "\""
     for unit in string.utf16 {
         switch unit {

@@ -6,10 +6,41 @@ import MiroModels
 /// `run.json` in the run directory.
 public struct RunConfig: Codable, Sendable, Equatable {
     public struct Dataset: Codable, Sendable, Equatable {
+        /// "shapes" (the built-in world, generated in memory) or "shards" (enriched webdataset tars).
         public var name = "shapes"
+        /// Shapes: samples to generate, and the world's seed.
         public var count = 8000
         public var seed: UInt64 = 0
+        /// Shards only (optional so that configurations written before they existed still decode).
+        public var shards: ShardSettings? = nil
         public init() {}
+    }
+
+    /// Where and how a run reads enriched webdataset shards (method §2.4–§2.5, §4.1).
+    public struct ShardSettings: Codable, Sendable, Equatable {
+        /// Tar files, in the order given (globs are expanded by the CLI before they get here).
+        public var paths: [String]
+        /// The bins cache (`coherence_bins_64_bins_…json`, `miro bins` writes it).
+        public var binsCache: String
+        /// Probability of training on the synthetic caption (embedding and scores); release: 0.5.
+        public var syntheticProbability = 0.5
+        /// Samples whose JSON width or height is below this are skipped (official: 256).
+        public var minImageSize = 256
+        /// Text tokens after padding/truncation (official collate: 256).
+        public var maxTextTokens = 256
+        /// Width of the stored text embeddings (FLAN-T5-XL: 2048).
+        public var textDim = 2048
+        /// Reader threads and the sample shuffle buffer.
+        public var workers = 2
+        public var shuffleBuffer = 256
+        /// Rank and world size when several processes share the shards.
+        public var rank = 0
+        public var worldSize = 1
+
+        public init(paths: [String], binsCache: String) {
+            self.paths = paths
+            self.binsCache = binsCache
+        }
     }
 
     public struct TextEncoder: Codable, Sendable, Equatable {
@@ -42,20 +73,27 @@ public struct RunConfig: Codable, Sendable, Equatable {
         }
     }
 
-    /// Model presets by name.
+    /// Model presets by name, for the Shapes world's 32×32 RGB pixels (patch 4: 64 data tokens).
     public static func preset(_ name: String, rewardKeys: [String], labelDim: Int) throws -> MIROConfig {
+        var c = try latentPreset(name, rewardKeys: rewardKeys, labelDim: labelDim)
+        c.numInputChannels = 3
+        c.patchSize = 4
+        return c
+    }
+
+    /// Model presets by name for SDXL latents (4×32×32), with the presets' own patch sizes — the
+    /// `miro` preset is the released architecture.
+    public static func latentPreset(_ name: String, rewardKeys: [String], labelDim: Int) throws -> MIROConfig {
+        var c: MIROConfig
         switch name {
-        case "tiny": return MIROConfig.tiny(rewardKeys: rewardKeys, inputChannels: 3, labelDim: labelDim)
-        case "small":
-            var c = MIROConfig.small
-            c.coherenceKeys = rewardKeys; c.labelDim = labelDim; c.numInputChannels = 3; c.patchSize = 4
-            return c
-        case "miro":
-            var c = MIROConfig.miro
-            c.coherenceKeys = rewardKeys; c.labelDim = labelDim; c.numInputChannels = 3; c.patchSize = 4
-            return c
+        case "tiny": c = MIROConfig.tiny(rewardKeys: rewardKeys, inputChannels: 4, labelDim: labelDim)
+        case "small": c = MIROConfig.small
+        case "miro": c = MIROConfig.miro
         default: throw TrainingError.badConfig("unknown preset '\(name)'; choose tiny, small or miro")
         }
+        c.coherenceKeys = rewardKeys
+        c.labelDim = labelDim
+        return c
     }
 }
 

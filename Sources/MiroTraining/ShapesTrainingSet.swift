@@ -84,7 +84,7 @@ public final class ShapesTrainingSet {
     public let scores: [String: [Float]]
     public let bins: RewardBins
     public let captions: [String]
-    public let normalization: PixelNormalization
+    public let pixelNormalization: PixelNormalization
     public let rewardKeys: [String]
 
     public var count: Int { captions.count }
@@ -112,8 +112,8 @@ public final class ShapesTrainingSet {
         }
         rewards = try Tensor(conditioning, shape: [count, rewardKeys.count])
 
-        normalization = PixelNormalization.fit(images)
-        x0 = try normalization.encode(images)
+        pixelNormalization = PixelNormalization.fit(images)
+        x0 = try pixelNormalization.encode(images)
         let encoded = encoder.encode(captions)
         text = try Tensor(encoded.embeddings, shape: [count, encoder.maxTokens, encoder.width])
         textMask = try Tensor(encoded.mask, shape: [count, encoder.maxTokens])

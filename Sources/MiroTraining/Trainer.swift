@@ -16,17 +16,19 @@ import MiroOptim
 public final class Trainer {
     public let runDirectory: URL
     public private(set) var config: RunConfig
-    public let data: ShapesTrainingSet
+    public let data: any TrainingData
     public let model: MIROModel
     public let ema: EMA
     public let optimizer: any Optimizer
     public let schedule: WarmupCosineDecay
     public private(set) var step = 0
-    public private(set) var cursor: DataCursor
+    /// The run's position in the data; its cursor goes into every checkpoint.
+    public private(set) var stream: any BatchStream
 
     let loss: FlowMatchingLoss
     let drawGenerator: Generator       // t, noise and self-conditioning keep draws
     let dropoutGenerator: Generator    // reward dropout
+    let dataGenerator: Generator       // draws of the data path (VAE posterior samples)
     let logger: Logger
     let metrics: MetricsLog
     private var nonFiniteStreak = 0
@@ -35,7 +37,7 @@ public final class Trainer {
 
     /// Sets up a run in `runDirectory`. With `resume`, continues from its newest checkpoint (the
     /// stored configuration wins over `config`, except `train.steps`, which may be raised).
-    public init(runDirectory: URL, config: RunConfig, data: ShapesTrainingSet, resume: Bool, logger: Logger) throws {
+    public init(runDirectory: URL, config: RunConfig, data: any TrainingData, resume: Bool, logger: Logger) throws {
         self.runDirectory = runDirectory
         self.data = data
         self.logger = logger
@@ -89,7 +91,8 @@ public final class Trainer {
         loss = FlowMatchingLoss(selfConditioningRate: config.train.selfConditioningRate)
         drawGenerator = try Generator(seed: config.train.seed &+ 1)
         dropoutGenerator = try Generator(seed: config.train.seed &+ 2)
-        cursor = DataCursor(seed: config.train.seed &+ 3)
+        dataGenerator = try Generator(seed: config.train.seed &+ 4)
+        stream = try data.stream(seed: config.train.seed &+ 3)
 
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"))
@@ -113,8 +116,8 @@ public final class Trainer {
     public func trainStep() throws -> StepStats {
         let lr = schedule.learningRate(base: config.train.learningRate, optimizerStep: step)
         optimizer.setLearningRate(lr)
-        let indices = try cursor.next(batchSize: config.train.batchSize, count: data.count)
-        let (x0, conditioning) = try data.batch(indices, unconditional: config.train.unconditional)
+        let (x0, conditioning) = try stream.next(batchSize: config.train.batchSize, unconditional: config.train.unconditional,
+                                                 generator: dataGenerator)
 
         try optimizer.zeroGrad()
         let out = try loss(model, x0: x0, conditioning: conditioning, generator: drawGenerator,
@@ -158,11 +161,13 @@ public final class Trainer {
                 let elapsed = Date().timeIntervalSince(windowStart)
                 let itPerSec = Double(windowSteps) / max(elapsed, 1e-9)
                 logger.info("\(Self.logLine(stats, itPerSec: itPerSec, batch: t.batchSize))")
-                try metrics.append([
+                var record: [String: Any] = [
                     "step": step, "loss": stats.loss, "raw_loss": stats.rawLoss, "logvar": stats.logvar,
                     "lr": stats.learningRate, "grad_norm": stats.gradNorm, "it_per_s": itPerSec,
-                    "samples_per_s": itPerSec * Double(t.batchSize), "epoch": cursor.epoch, "skipped": stats.skipped,
-                ])
+                    "samples_per_s": itPerSec * Double(t.batchSize), "epoch": stream.epoch, "skipped": stats.skipped,
+                ]
+                for (name, count) in stream.counters { record["data_\(name)"] = count }
+                try metrics.append(record)
                 onLog?(stats, itPerSec)
                 windowStart = Date()
                 windowSteps = 0
@@ -185,12 +190,13 @@ public final class Trainer {
     /// Writes a checkpoint of the current step and prunes old ones (`keepLast`).
     @discardableResult
     public func saveCheckpoint() throws -> URL {
-        let cursorJSON = String(decoding: try JSONEncoder().encode(cursor), as: UTF8.self)
+        let cursorJSON = try stream.cursorJSON()
         let checkpoint = Checkpoint(
             step: step, model: try model.stateDictionary(),
             ema: Dictionary(uniqueKeysWithValues: ema.shadow.map { ($0.name, $0.tensor) }), emaUpdates: ema.updates,
             optimizer: try optimizer.stateTensors(),
-            rng: ["draws": try drawGenerator.state(), "dropout": try dropoutGenerator.state()],
+            rng: ["draws": try drawGenerator.state(), "dropout": try dropoutGenerator.state(),
+                  "data": try dataGenerator.state()],
             configJSON: try config.json(), dataCursorJSON: cursorJSON,
             extra: ["miro.reward_keys": config.network.coherenceKeys.joined(separator: ","),
                     "miro.seed": String(config.train.seed)])
@@ -209,7 +215,8 @@ public final class Trainer {
         }
         try drawGenerator.setState(draws)
         try dropoutGenerator.setState(dropout)
-        cursor = try JSONDecoder().decode(DataCursor.self, from: Data(c.dataCursorJSON.utf8))
+        if let state = c.rng["data"] { try dataGenerator.setState(state) }  // absent before data-path draws existed
+        try stream.restore(cursorJSON: c.dataCursorJSON)
         step = c.step
     }
 

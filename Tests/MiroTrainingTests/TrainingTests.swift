@@ -65,7 +65,7 @@ struct TrainingTests {
             #expect(try x.bytes() == y.bytes(), "\(name) differs between uninterrupted and resumed runs")
         }
         for (s, t) in zip(a.ema.shadow, b2.ema.shadow) { #expect(try s.tensor.bytes() == t.tensor.bytes(), "EMA \(s.name)") }
-        #expect(a.cursor == b2.cursor)
+        #expect(try a.stream.cursorJSON() == b2.stream.cursorJSON())
     }
 
     @Test func lossDecreasesOnAFixedBatchAndGridAndSamplingWork() throws {

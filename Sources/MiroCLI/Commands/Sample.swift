@@ -3,26 +3,41 @@ import Foundation
 import MiroData
 import MiroEngine
 import MiroModels
+import MiroRelease
 import MiroTraining
 
-/// `miro sample`: images from a checkpoint with chosen reward targets (method §7).
+/// `miro sample`: images from a checkpoint with chosen reward targets (method §7). A training checkpoint
+/// (Shapes world) or an official folder (config.json + model.safetensors, see SampleRelease.swift).
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate images from a checkpoint with chosen reward targets.",
         discussion: "Multi-reward CFG: v = (1+w)·v(c⁺, s⁺) − w·v(c⁻, s⁻). Rewards not named default to 1 (positive) "
-            + "and 0 (negative). PNGs carry an A1111-style 'parameters' text chunk and a 'miro' JSON chunk.")
+            + "and 0 (negative). PNGs carry an A1111-style 'parameters' text chunk and a 'miro' JSON chunk.\n\n"
+            + "Official folders (config.json + model.safetensors + uncond_embedding.npy, e.g. from `miro export` or "
+            + "huggingface.co/nicolas-dufour/miro): there is no T5 encoder in Swift, so pass the prompt's precomputed "
+            + "FLAN-T5-XL embedding with --text-embedding E.npy ((n_tokens, 2048) or (1, n_tokens, 2048), float16/32, "
+            + "like the flan_t5_xl_embeddings.npy members of the enriched shards). The negative branch is the folder's "
+            + "uncond_embedding.npy, as in MiroPipeline. Output: the latents as .npy and, without an SDXL VAE decoder in "
+            + "Swift, a clearly labelled approximate preview PNG (linear latent→RGB). Exported Shapes models take "
+            + "prompts and give real images.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "A checkpoint file or a run directory (its newest checkpoint).") var checkpoint: String
+    @Option(help: "A checkpoint file, a run directory (its newest checkpoint) or an official folder.") var checkpoint: String
     @Argument(help: "Prompts.") var prompts: [String] = []
     @Option(help: "A text file with one prompt per line (blank lines and lines starting with # are skipped).")
     var promptFile: String?
     @Option(name: .customLong("reward"), help: "Positive target NAME=VALUE in [0, 1] (repeatable).") var rewards: [String] = []
     @Option(name: .customLong("negative-reward"), help: "Negative target NAME=VALUE (repeatable).") var negativeRewards: [String] = []
-    @Option(help: "Guidance weight w (the official default 7 over-drives small Shapes models).") var guidance = 1.0
-    @Option(help: "Euler steps.") var steps = 25
+    @Option(help: "Guidance weight w (default: 1 for Shapes checkpoints, where the official 7 over-drives small models; official folders: sampler_defaults.guidance_scale, else 7).")
+    var guidance: Double?
+    @Option(help: "Euler steps (default: 25; official folders: sampler_defaults.num_steps, else 50).") var steps: Int?
     @Option(help: "Noise seed (random if omitted; always printed and stored in the PNGs).") var seed: UInt64?
-    @Option(name: .short, help: "Images per prompt.") var n = 1
+    @Option(name: [.short, .customLong("num-images-per-prompt")], help: "Images per prompt.") var n = 1
+    @Option(help: "Official folders: the prompt's precomputed T5 embedding (.npy).") var textEmbedding: String?
+    @Option(help: "Official folders: a variant subfolder (MiroPipeline.from_pretrained(variant=...)).") var variant: String?
+    @Option(help: "Official folders: where to write the latents (B, 4, res, res) float32 .npy (default: <out>/<name>.<seed>.latents.npy).")
+    var saveLatents: String?
+    @Flag(help: "Official folders: do not write the approximate latent preview PNGs.") var noPreview = false
     @Option(help: "Negative-branch text: same (the paper's pure reward contrast) or empty (MiroPipeline's choice).")
     var negativeText = "same"
     @Option(help: "First guided step (earlier steps run conditional-only).") var guidanceStart = 0
@@ -33,19 +48,28 @@ struct Sample: ParsableCommand {
     @Flag(help: "Use the raw training weights instead of the EMA weights.") var rawWeights = false
     @Option(help: "Output directory.") var out = "samples"
 
+    /// An official folder rather than a training checkpoint.
+    var isOfficialFolder: Bool { ReleaseFolder.isFolder(URL(fileURLWithPath: checkpoint)) }
+
     func validate() throws {
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         guard n >= 1, bestOf >= 1 else { throw ValidationError("-n and --best-of must be at least 1") }
-        guard guidance >= 0, guidance.isFinite else { throw ValidationError("--guidance must be ≥ 0") }
+        if let guidance, !(guidance >= 0 && guidance.isFinite) { throw ValidationError("--guidance must be ≥ 0") }
         guard ShapesPipeline.NegativeText(rawValue: negativeText) != nil else {
             throw ValidationError("--negative-text must be 'empty' or 'same'")
         }
-        guard !prompts.isEmpty || promptFile != nil else { throw ValidationError("give prompts as arguments or --prompt-file") }
         _ = try RewardTargets.parse(rewards, option: "--reward")
         _ = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
+        if isOfficialFolder { return try validateRelease() }
+        if textEmbedding != nil || variant != nil || saveLatents != nil {
+            throw ValidationError("--text-embedding, --variant and --save-latents apply to official folders "
+                                  + "(config.json + model.safetensors); \(checkpoint) is not one")
+        }
+        guard !prompts.isEmpty || promptFile != nil else { throw ValidationError("give prompts as arguments or --prompt-file") }
     }
 
     func run() throws {
+        if isOfficialFolder { return try runRelease() }
         let logger = global.makeLogger("miro.sample")
         Engine.useAllCores()
         var all = prompts
@@ -56,8 +80,8 @@ struct Sample: ParsableCommand {
         logger.info("loaded \(checkpoint) (step \(pipeline.step)) in \(String(format: "%.1f", Date().timeIntervalSince(t0)))s")
 
         var settings = ShapesPipeline.Settings()
-        settings.steps = steps
-        settings.guidance = guidance
+        settings.steps = steps ?? 25
+        settings.guidance = guidance ?? 1
         settings.rewardTargets = try RewardTargets.parse(rewards, option: "--reward")
         settings.negativeRewardTargets = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
         settings.negativeText = ShapesPipeline.NegativeText(rawValue: negativeText) ?? .empty
@@ -71,7 +95,7 @@ struct Sample: ParsableCommand {
         }
         let full = pipeline.rewardKeys.map { k in "\(k)=\(settings.rewardTargets[k] ?? 1)" }.joined(separator: " ")
         let negFull = pipeline.rewardKeys.map { k in "\(k)=\(settings.negativeRewardTargets[k] ?? 0)" }.joined(separator: " ")
-        print("seed \(seed) | steps \(steps) | guidance \(guidance) ((1+w)·c⁺ − w·c⁻) | rewards \(full) | negative \(negFull) | negative text \(negativeText)")
+        print("seed \(seed) | steps \(settings.steps) | guidance \(settings.guidance) ((1+w)·c⁺ − w·c⁻) | rewards \(full) | negative \(negFull) | negative text \(negativeText)")
 
         let jobs = all.flatMap { p in (0..<n).map { (prompt: p, index: $0) } }
         let bar = ProgressBar("sampling", total: jobs.count * bestOf)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MiroData
 import MiroEngine
+import MiroModels
 import MiroTraining
 
 /// Options shared by `train`, `demo` and `experiment`: the data and the optimisation.
@@ -53,15 +54,71 @@ struct TrainingOptions: ParsableArguments {
     }
 }
 
-/// `miro train`: trains a MIRO model on the built-in Shapes world, with logs, grids and checkpoints.
+/// Where `miro train --data` reads enriched webdataset shards (method §2.4–§2.5).
+struct ShardOptions: ParsableArguments {
+    @Option(name: .customLong("data"), parsing: .upToNextOption,
+            help: ArgumentHelp("Enriched webdataset shards: .tar files or directories (with a wids-index.json, built "
+                + "when missing). Without --data, train on the built-in Shapes world."))
+    var paths: [String] = []
+    @Option(help: "Bins cache (default: the `miro bins` file name in the first data directory).") var bins: String?
+    @Option(help: "Comma-separated reward keys (default: the seven of the release).") var rewards: String?
+    @Option(help: "Probability of the synthetic caption (embedding and scores); release: 0.5.") var syntheticProb = 0.5
+    @Option(help: "Skip samples smaller than this (JSON width/height).") var minImageSize = 256
+    @Option(help: "Reader threads.") var workers = 2
+    @Option(help: "Sample shuffle buffer (0: none).") var shuffleBuffer = 256
+
+    var rewardKeys: [String] {
+        rewards.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? MIROConfig.releasedRewardKeys
+    }
+
+    func validate() throws {
+        guard (0...1).contains(syntheticProb) else { throw ValidationError("--synthetic-prob must be in [0, 1]") }
+        guard workers >= 1, shuffleBuffer >= 0, minImageSize >= 0 else {
+            throw ValidationError("--workers must be ≥ 1, --shuffle-buffer and --min-image-size ≥ 0")
+        }
+    }
+
+    /// The shard settings, with the bins cache resolved to an existing file.
+    func settings() throws -> RunConfig.ShardSettings {
+        let binsPath: String
+        if let bins {
+            binsPath = bins
+        } else {
+            let first = URL(fileURLWithPath: paths[0])
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: first.path, isDirectory: &isDirectory)
+            let root = isDirectory.boolValue ? first : first.deletingLastPathComponent()
+            let name = RewardBins.cacheFileName(rewardNames: rewardKeys, numBins: 64, synthProb: syntheticProb)
+            binsPath = root.appendingPathComponent(name).path
+        }
+        guard FileManager.default.fileExists(atPath: binsPath) else {
+            throw ValidationError("no bins cache at \(binsPath); build it with `miro bins \(paths.joined(separator: " "))` "
+                + "(same --synthetic-prob) or pass --bins FILE")
+        }
+        // Absolute paths: the run must find its data again when resumed from another directory.
+        let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
+        var s = RunConfig.ShardSettings(paths: paths.map(absolute), binsCache: absolute(binsPath))
+        s.syntheticProbability = syntheticProb
+        s.minImageSize = minImageSize
+        s.workers = workers
+        s.shuffleBuffer = shuffleBuffer
+        return s
+    }
+}
+
+/// `miro train`: trains a MIRO model on the built-in Shapes world or on enriched webdataset shards,
+/// with logs, grids and checkpoints.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a reward-conditioned model on the built-in Shapes world.",
+        abstract: "Train a reward-conditioned model on the built-in Shapes world or on enriched webdataset shards.",
         discussion: "Writes run.json, metrics.jsonl, samples/step-N.png and checkpoints/step-N.safetensors into --run. "
-            + "Ctrl-C saves a checkpoint and exits; --resume continues exactly where the last checkpoint stopped.")
+            + "Ctrl-C saves a checkpoint and exits; --resume continues exactly where the last checkpoint stopped "
+            + "(mid-epoch for shards). With --data, presets keep their latent geometry (4×32×32 SDXL latents; "
+            + "`--preset miro` is the released architecture) and the text width comes from the data.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var training: TrainingOptions
+    @OptionGroup var shards: ShardOptions
     @Option(name: .customLong("run"), help: "Run directory.") var runDirectory = "runs/shapes-tiny"
     @Flag(help: "Continue from the newest checkpoint in --run.") var resume = false
     @Option(help: "Stop (with a checkpoint) after this many minutes.") var minutes: Double?
@@ -83,6 +140,12 @@ struct Train: ParsableCommand {
         if let threads { Engine.threads = threads } else { Engine.useAllCores() }
         let seed = training.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         var config = try training.runConfig(seed: seed)
+        if !shards.paths.isEmpty {
+            config.dataset.name = "shards"
+            config.dataset.shards = try shards.settings()
+            config.textEncoder.name = "precomputed"
+            config.network.coherenceKeys = shards.rewardKeys
+        }
         config.train.logEvery = logEvery
         config.train.sampleEvery = sampleEvery
         config.train.saveEvery = saveEvery
@@ -97,14 +160,37 @@ struct Train: ParsableCommand {
 enum TrainingSession {
     static func start(config: RunConfig, run: URL, resume: Bool, logger: Logger) throws -> Trainer {
         var config = config
+        var resuming = false
         if resume, let latest = Checkpoint.latest(in: run.appendingPathComponent("checkpoints")) {
+            resuming = true
             // The data must be the run's own: read its dataset settings before generating.
             let stored = try RunConfig.decode(try Checkpoint.configJSON(latest), source: latest.path)
             config.dataset = stored.dataset
             config.textEncoder = stored.textEncoder
+            config.train.batchSize = stored.train.batchSize
+            config.network = stored.network
         }
-        let encoder = ShapesTextEncoder(width: config.textEncoder.width, maxTokens: config.textEncoder.maxTokens)
-        let data = try ShapesTrainingSet(count: config.dataset.count, seed: config.dataset.seed, encoder: encoder, logger: logger)
+        let data: any TrainingData
+        if let settings = config.dataset.shards, config.dataset.name == "shards" {
+            let shards = try ShardTrainingData(settings: settings, rewardKeys: config.network.coherenceKeys,
+                                               batchSize: config.train.batchSize, logger: logger)
+            let samples = shards.shards.reduce(0) { $0 + $1.nsamples }
+            logger.info("data: \(shards.shards.count) shards, \(samples) samples, text width \(shards.textDim), bins \(settings.binsCache)")
+            if !resuming {
+                config.network = try RunConfig.latentPreset(config.train.preset, rewardKeys: config.network.coherenceKeys,
+                                                            labelDim: shards.textDim)
+            }
+            config.textEncoder.width = shards.textDim
+            config.textEncoder.maxTokens = settings.maxTextTokens
+            if config.train.sampleEvery > 0 {
+                logger.info("sample grids are off for latent data: decoding SDXL latents needs the VAE, which miro-swift does not have yet")
+                config.train.sampleEvery = 0
+            }
+            data = shards
+        } else {
+            let encoder = ShapesTextEncoder(width: config.textEncoder.width, maxTokens: config.textEncoder.maxTokens)
+            data = try ShapesTrainingSet(count: config.dataset.count, seed: config.dataset.seed, encoder: encoder, logger: logger)
+        }
         let trainer = try Trainer(runDirectory: run, config: config, data: data, resume: resume, logger: logger)
         let baseline = trainer.config.train.unconditional ? " (baseline: constant reward inputs)" : ""
         logger.info("model: \(trainer.model.parameterCount) parameters, rewards \(trainer.config.network.coherenceKeys.joined(separator: ", "))\(baseline)")

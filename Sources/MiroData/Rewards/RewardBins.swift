@@ -1,4 +1,5 @@
 import Foundation
+import MiroFormats
 
 /// Per-reward bin edges and the discretisation of raw reward scores into MIRO's conditioning values
 /// (method.md §4.1–§4.2), bit-compatible with the official code (github.com/nicolas-dufour/miro):
@@ -368,33 +369,5 @@ public enum PythonFloatRepr {
     }
 
     /// A string as `json.dumps` writes it with the default `ensure_ascii=True`.
-    public static func jsonString(_ s: String) -> String {
-        var out = "\""
-        func hex4(_ v: UInt32) -> String {
-            let h = String(v, radix: 16)
-            return "\\u" + String(repeating: "0", count: 4 - h.count) + h
-        }
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                let v = scalar.value
-                if v >= 0x20 && v <= 0x7E {
-                    out.unicodeScalars.append(scalar)
-                } else if v > 0xFFFF {
-                    let u = v - 0x10000
-                    out += hex4(0xD800 | (u >> 10)) + hex4(0xDC00 | (u & 0x3FF))
-                } else {
-                    out += hex4(v)
-                }
-            }
-        }
-        return out + "\""
-    }
+    public static func jsonString(_ s: String) -> String { pythonJSONQuoted(s) }
 }
