@@ -61,7 +61,7 @@ public final class ShardTrainingData: TrainingData {
     }
 
     /// Tar files as given; a directory contributes the shards of its `wids-index.json`.
-    static func resolve(_ paths: [String], logger: Logger) throws -> [ResolvedShard] {
+    public static func resolve(_ paths: [String], logger: Logger) throws -> [ResolvedShard] {
         var out: [ResolvedShard] = []
         for path in paths {
             let url = URL(fileURLWithPath: path)
