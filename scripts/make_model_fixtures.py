@@ -118,38 +118,8 @@ GRAD_KEYS = [
 
 # --------------------------------------------------------------------------- official code
 def load_official(wheel_path):
-    with open(wheel_path, "rb") as f:
-        wheel_sha = hashlib.sha256(f.read()).hexdigest()
-    assert wheel_sha == nnfx.WHEEL_SHA256, f"unexpected wheel sha256 {wheel_sha}"
-    zf = zipfile.ZipFile(wheel_path)
-    meta = zf.read(f"miro_t2i-{nnfx.MIRO_VERSION}.dist-info/METADATA").decode()
-    assert f"\nVersion: {nnfx.MIRO_VERSION}\n" in meta
-    record = {}
-    for line in zf.read(f"miro_t2i-{nnfx.MIRO_VERSION}.dist-info/RECORD").decode().splitlines():
-        parts = line.split(",")
-        if len(parts) >= 2 and parts[1]:
-            record[parts[0]] = parts[1]
     torch.nn.functional.scaled_dot_product_attention = nnfx.sdpa_reference
-    for pkg in ("miro", "miro.models", "miro.models.networks"):
-        m = types.ModuleType(pkg)
-        m.__path__ = []
-        sys.modules[pkg] = m
-        if "." in pkg:
-            parent, leaf = pkg.rsplit(".", 1)
-            setattr(sys.modules[parent], leaf, m)
-    mods, hashes = {}, {}
-    for path in OFFICIAL_FILES:
-        src = nnfx.read_checked(zf, record, path)
-        hashes[path] = hashlib.sha256(src).hexdigest()
-        name = path[:-3].replace("/", ".")
-        mod = types.ModuleType(name)
-        mod.__file__ = f"{wheel_path}!/{path}"
-        sys.modules[name] = mod
-        exec(compile(src, mod.__file__, "exec"), mod.__dict__)
-        parent, leaf = name.rsplit(".", 1)
-        setattr(sys.modules[parent], leaf, mod)
-        mods[leaf] = mod
-    return mods, wheel_sha, hashes
+    return nnfx.exec_official(wheel_path, OFFICIAL_FILES)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -150,19 +150,55 @@ def read_checked(zf, record, path):
     return src
 
 
-def load_official(wheel_path):
-    """Exec miro/models/networks/transformers.py from the wheel; return (module, rin.py source, hashes)."""
+def open_wheel(wheel_path):
+    """Checks the wheel (sha256 pin, version) and returns (ZipFile, RECORD {path: hash}, wheel sha256)."""
     with open(wheel_path, "rb") as f:
         wheel_sha = hashlib.sha256(f.read()).hexdigest()
     assert wheel_sha == WHEEL_SHA256, f"unexpected wheel sha256 {wheel_sha}"
     zf = zipfile.ZipFile(wheel_path)
     meta = zf.read(f"miro_t2i-{MIRO_VERSION}.dist-info/METADATA").decode()
-    assert f"\nVersion: {MIRO_VERSION}\n" in meta, "wheel is not miro-t2i 0.1.4"
+    assert f"\nVersion: {MIRO_VERSION}\n" in meta, f"wheel is not miro-t2i {MIRO_VERSION}"
     record = {}
     for line in zf.read(f"miro_t2i-{MIRO_VERSION}.dist-info/RECORD").decode().splitlines():
         parts = line.split(",")
         if len(parts) >= 2 and parts[1]:
             record[parts[0]] = parts[1]
+    return zf, record, wheel_sha
+
+
+def exec_official(wheel_path, paths):
+    """Executes official files (e.g. "miro/models/loss.py") straight out of the wheel, RECORD hashes
+    checked, as modules of stub packages (miro/__init__.py is never run: it imports the pipeline, which
+    needs PIL/diffusers). Returns ({leaf module name: module}, wheel sha256, {path: source sha256})."""
+    zf, record, wheel_sha = open_wheel(wheel_path)
+    packages = sorted({p[:-3].replace("/", ".").rsplit(".", 1)[0] for p in paths})
+    for pkg in sorted({".".join(q.split(".")[:i]) for q in packages for i in range(1, q.count(".") + 2)}):
+        if pkg in sys.modules and getattr(sys.modules[pkg], "__path__", None) == []:
+            continue
+        m = types.ModuleType(pkg)
+        m.__path__ = []
+        sys.modules[pkg] = m
+        if "." in pkg:
+            parent, leaf = pkg.rsplit(".", 1)
+            setattr(sys.modules[parent], leaf, m)
+    mods, hashes = {}, {}
+    for path in paths:
+        src = read_checked(zf, record, path)
+        hashes[path] = hashlib.sha256(src).hexdigest()
+        name = path[:-3].replace("/", ".")
+        mod = types.ModuleType(name)
+        mod.__file__ = f"{wheel_path}!/{path}"
+        sys.modules[name] = mod
+        exec(compile(src, mod.__file__, "exec"), mod.__dict__)
+        parent, leaf = name.rsplit(".", 1)
+        setattr(sys.modules[parent], leaf, mod)
+        mods[leaf] = mod
+    return mods, wheel_sha, hashes
+
+
+def load_official(wheel_path):
+    """Exec miro/models/networks/transformers.py from the wheel; return (module, rin.py source, hashes)."""
+    zf, record, wheel_sha = open_wheel(wheel_path)
     hashes = {}
     tsrc = read_checked(zf, record, TRANSFORMERS_PY)
     rsrc = read_checked(zf, record, RIN_PY)

@@ -49,6 +49,9 @@ import zipfile
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_nn_fixtures as nnfx  # noqa: E402  (the checked wheel reader)
+
 SCRIPT = "scripts/make_optim_fixtures.py"
 MIRO_VERSION = "0.1.4"
 WHEEL_NAME = "miro_t2i-0.1.4-py3-none-any.whl"
@@ -99,24 +102,11 @@ def find_wheel(arg):
 
 def load_official(wheel_path):
     """Exec miro/utils/{optimizers,lr_scheduler}.py from the wheel as standalone modules."""
-    with open(wheel_path, "rb") as f:
-        wheel_sha = hashlib.sha256(f.read()).hexdigest()
-    assert wheel_sha == WHEEL_SHA256, f"unexpected wheel sha256 {wheel_sha}"
-    zf = zipfile.ZipFile(wheel_path)
-    meta = zf.read(f"miro_t2i-{MIRO_VERSION}.dist-info/METADATA").decode()
-    assert f"\nVersion: {MIRO_VERSION}\n" in meta, "wheel is not miro-t2i 0.1.4"
-    record = {}
-    for line in zf.read(f"miro_t2i-{MIRO_VERSION}.dist-info/RECORD").decode().splitlines():
-        parts = line.split(",")
-        if len(parts) >= 2 and parts[1]:
-            record[parts[0]] = parts[1]
+    zf, record, wheel_sha = nnfx.open_wheel(wheel_path)
     mods, hashes = {}, {}
     for name in ("optimizers", "lr_scheduler"):
         path = f"miro/utils/{name}.py"
-        src = zf.read(path)
-        digest = hashlib.sha256(src).digest()
-        rec = "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-        assert record.get(path) == rec, f"RECORD hash mismatch for {path}"
+        src = nnfx.read_checked(zf, record, path)
         hashes[path] = hashlib.sha256(src).hexdigest()
         mod = types.ModuleType(f"miro.utils.{name}")
         mod.__file__ = f"{wheel_path}!/{path}"
