@@ -68,17 +68,10 @@ public final class Trainer {
         // 1. model, initialised from the seed (or loaded below)
         model = try MIROModel(network: config.network, generator: Generator(seed: config.train.seed))
         model.train()
-        // 2. optimizer: LAMB with MIRO's parameter groups; the preconditioner's log-variance head
-        //    joins the weight-decay group, as in the official code
-        let pre = model.preconditioning.trainableParameters().map { (name: "preconditioning.\($0.0)", tensor: $0.1) }
-        let net = ParameterGroup.miro(model.network, learningRate: config.train.learningRate,
-                                      weightDecay: config.train.weightDecay)
-        var groups = net.map { g -> ParameterGroup in
-            var g = g
-            g.parameters = g.parameters.map { (name: "network.\($0.name)", tensor: $0.tensor) }
-            return g
-        }
-        groups[0].parameters += pre
+        // 2. optimizer: LAMB with MIRO's parameter groups (the preconditioner's log-variance head joins
+        //    the weight-decay group, as in the official code)
+        let groups = ParameterGroup.miroTraining(model, learningRate: config.train.learningRate,
+                                                 weightDecay: config.train.weightDecay)
         switch config.train.optimizer {
         case "lamb": optimizer = try Lamb(groups: groups, decoupleWeightDecay: false)
         case "adamw": optimizer = try AdamW(groups: groups)
@@ -227,5 +220,22 @@ public final class Trainer {
         try ema.copy(into: copy)
         copy.eval()
         return copy
+    }
+}
+
+extension ParameterGroup {
+    /// LAMB groups of a whole `MIROModel` (the trainer's and the train-step benchmark's):
+    /// `ParameterGroup.miro` over the network (keys prefixed `network.`), and the preconditioner's
+    /// log-variance head in the weight-decay group (prefixed `preconditioning.`), as in the official
+    /// `configure_optimizers`.
+    public static func miroTraining(_ model: MIROModel, learningRate: Double, weightDecay: Double) -> [ParameterGroup] {
+        let pre = model.preconditioning.trainableParameters().map { (name: "preconditioning.\($0.0)", tensor: $0.1) }
+        var groups = ParameterGroup.miro(model.network, learningRate: learningRate, weightDecay: weightDecay).map {
+            var g = $0
+            g.parameters = g.parameters.map { (name: "network.\($0.name)", tensor: $0.tensor) }
+            return g
+        }
+        groups[0].parameters += pre
+        return groups
     }
 }

@@ -4,10 +4,23 @@ import MiroEngine
 import MiroNN
 import MiroOptim
 
-/// `miro bench [--json]`: raw sgemm throughput and a transformer-block training step, measured
-/// side by side in one run (the machine is noisy, so only ratios within a run are meaningful).
+/// `miro bench`: benchmarks, each measuring its reference in the same run (the machine is noisy,
+/// so only ratios within a run are meaningful). Without a subcommand it runs `block`, so
+/// `miro bench --json --threads 1` keeps its meaning.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: engine throughput (block), full MIRO training steps (train), data loading (data).",
+        discussion: "Without a subcommand, runs `block`. See docs/benchmarks.md for measured numbers.",
+        // One entry per benchmark, each in a Bench<Name>.swift file.
+        subcommands: [BenchBlock.self, BenchTrain.self, BenchData.self],
+        defaultSubcommand: BenchBlock.self)
+}
+
+/// `miro bench block [--json]`: raw sgemm throughput and a transformer-block training step, measured
+/// side by side in one run.
+struct BenchBlock: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "block",
         abstract: "Measure sgemm GFLOP/s and a transformer-block training step (fwd+bwd+AdamW).")
 
     @Flag(help: "Print one JSON object with sgemm_gflops, block_train_ms, block_train_gflops.")
@@ -20,7 +33,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Tokens per sample.") var tokens = 256
     @Option(help: "Token width.") var dim = 512
     @Option(help: "Attention heads.") var heads = 8
-    @Option(help: "libtorch intra-op threads (default: libtorch's choice).") var threads: Int?
+    @Option(help: "libtorch intra-op threads (default: half the cores, or OMP_NUM_THREADS).") var threads: Int?
 
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
@@ -95,17 +108,15 @@ struct BlockBenchmark {
 
     /// Medians of sgemm GFLOP/s and seconds per block step, measured alternately after a warm-up.
     func measureSideBySide(repeats: Int, sgemmSize n: Int = 1024) throws -> Measurement {
-        let a = try Tensor.randn([n, n]), b = try Tensor.randn([n, n])
-        _ = try a.matmul(b)
+        let sgemm = try SgemmProbe(size: n)
         try step()
         var gemm: [Double] = [], steps: [Double] = [], parts: [(Double, Double, Double)] = []
         for _ in 0..<repeats {
-            for _ in 0..<3 { gemm.append(2 * Double(n * n * n) / (try seconds { _ = try a.matmul(b) }) / 1e9) }
+            for _ in 0..<3 { gemm.append(try sgemm.measure()) }
             let p = try step()
             parts.append(p)
             steps.append(p.0 + p.1 + p.2)
         }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
         return Measurement(sgemmGFLOPs: median(gemm), stepSeconds: median(steps), forwardSeconds: median(parts.map(\.0)),
                            backwardSeconds: median(parts.map(\.1)), optimizerSeconds: median(parts.map(\.2)))
     }
@@ -113,10 +124,30 @@ struct BlockBenchmark {
     struct Measurement {
         var sgemmGFLOPs, stepSeconds, forwardSeconds, backwardSeconds, optimizerSeconds: Double
     }
+}
 
-    func seconds(_ body: () throws -> Void) throws -> Double {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+/// Wall-clock seconds of `body`.
+func seconds(_ body: () throws -> Void) throws -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+}
+
+/// The median of `values` (the upper one for an even count); 0 for none.
+func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
+
+/// GFLOP/s of one n×n×n float32 matrix product, the reference every benchmark measures beside itself.
+struct SgemmProbe {
+    let a: Tensor, b: Tensor, n: Int
+
+    init(size n: Int = 1024) throws {
+        self.n = n
+        a = try Tensor.randn([n, n])
+        b = try Tensor.randn([n, n])
+        _ = try a.matmul(b)
+    }
+
+    func measure() throws -> Double {
+        2 * Double(n * n * n) / (try seconds { _ = try a.matmul(b) }) / 1e9
     }
 }
