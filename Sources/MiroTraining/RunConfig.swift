@@ -28,8 +28,6 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var minImageSize = 256
         /// Text tokens after padding/truncation (official collate: 256).
         public var maxTextTokens = 256
-        /// Width of the stored text embeddings (FLAN-T5-XL: 2048).
-        public var textDim = 2048
         /// Reader threads and the sample shuffle buffer.
         public var workers = 2
         public var shuffleBuffer = 256
