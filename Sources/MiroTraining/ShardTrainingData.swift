@@ -39,23 +39,30 @@ public final class ShardTrainingData: TrainingData {
         shards = try Self.resolve(settings.paths, logger: logger)
         bins = try RewardBins.readCache(URL(fileURLWithPath: settings.binsCache), expectedRewards: rewardKeys)
         latentNormalization = try LatentScaleBias.official(channelWise: true)
-        textDim = try ShardLoader.probeTextDim(
-            shards: shards, sample: Self.loaderConfiguration(settings, rewardKeys, batchSize, seed: 0).sample)
+        textDim = try ShardLoader.probeTextDim(shards: shards, sample: Self.sampleConfiguration(settings, rewardKeys))
     }
 
-    static func loaderConfiguration(_ s: RunConfig.ShardSettings, _ rewardKeys: [String], _ batchSize: Int,
-                                    seed: UInt64) -> ShardLoaderConfiguration {
+    /// What a sample holds and how it is filtered and swapped.
+    static func sampleConfiguration(_ s: RunConfig.ShardSettings, _ rewardKeys: [String]) -> EnrichedSampleConfig {
+        var c = EnrichedSampleConfig()
+        c.rewardNames = rewardKeys
+        c.syntheticProb = s.syntheticProbability
+        c.minImageSize = s.minImageSize
+        c.maxTextTokens = s.maxTextTokens
+        c.textDim = nil  // taken from the data
+        return c
+    }
+
+    /// The loader settings of a stream seeded with `seed` (the seed orders the shuffle buffer and the
+    /// synthetic-caption draws).
+    func loaderConfiguration(seed: UInt64) -> ShardLoaderConfiguration {
         var c = ShardLoaderConfiguration()
-        c.sample.rewardNames = rewardKeys
-        c.sample.syntheticProb = s.syntheticProbability
-        c.sample.minImageSize = s.minImageSize
-        c.sample.maxTextTokens = s.maxTextTokens
-        c.sample.textDim = nil  // taken from the data
+        c.sample = Self.sampleConfiguration(settings, rewardKeys)
         c.batchSize = batchSize
-        c.numWorkers = s.workers
-        c.shuffleBufferSize = s.shuffleBuffer
-        c.rank = s.rank
-        c.worldSize = s.worldSize
+        c.numWorkers = settings.workers
+        c.shuffleBufferSize = settings.shuffleBuffer
+        c.rank = settings.rank
+        c.worldSize = settings.worldSize
         c.seed = seed
         return c
     }
@@ -93,10 +100,12 @@ final class ShardBatchStream: BatchStream {
     init(data: ShardTrainingData, seed: UInt64, cursor: WebDatasetCursor?) throws {
         self.data = data
         self.seed = seed
-        loader = try ShardLoader(
-            shards: data.shards, bins: data.bins,
-            configuration: ShardTrainingData.loaderConfiguration(data.settings, data.rewardKeys, data.batchSize, seed: seed),
-            logger: data.logger, resumingFrom: cursor)
+        loader = try Self.open(data, seed: seed, cursor: cursor)
+    }
+
+    static func open(_ data: ShardTrainingData, seed: UInt64, cursor: WebDatasetCursor?) throws -> ShardLoader {
+        try ShardLoader(shards: data.shards, bins: data.bins, configuration: data.loaderConfiguration(seed: seed),
+                        logger: data.logger, resumingFrom: cursor)
     }
 
     deinit { loader.close() }
@@ -105,12 +114,8 @@ final class ShardBatchStream: BatchStream {
         guard batchSize == data.batchSize else {
             throw TrainingError.badConfig("the shard stream was opened for batch \(data.batchSize), asked for \(batchSize)")
         }
-        let before = loader.skipped
+        // Corrupt samples are logged by the loader (with shard and key) and counted in `counters`.
         let batch = try loader.next()
-        let after = batch.cursor.skipped
-        if after.corrupt > before.corrupt {
-            data.logger.warning("skipped \(after.corrupt - before.corrupt) corrupt sample(s) (\(after.corrupt) so far; see the warnings above for shard and key)")
-        }
         let b = batch.batchSize
         let latent = [b] + batch.latentShape
         let mean = try Tensor(batch.vaeMean, shape: latent)
@@ -144,9 +149,6 @@ final class ShardBatchStream: BatchStream {
             throw TrainingError.badConfig("checkpoint data cursor is not a webdataset cursor: \(error)")
         }
         loader.close()
-        loader = try ShardLoader(
-            shards: data.shards, bins: data.bins,
-            configuration: ShardTrainingData.loaderConfiguration(data.settings, data.rewardKeys, data.batchSize, seed: seed),
-            logger: data.logger, resumingFrom: cursor)
+        loader = try Self.open(data, seed: seed, cursor: cursor)
     }
 }

@@ -31,9 +31,7 @@ struct Bins: ParsableCommand {
     func run() throws {
         let logger = global.makeLogger("miro.bins")
         var builder = BinsCacheBuilder()
-        if let rewards {
-            builder.rewardNames = rewards.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        }
+        builder.rewardNames = ShardOptions.rewardList(rewards)
         builder.syntheticProb = syntheticProb
         builder.maxSamples = maxSamples
         builder.numBins = numBins

@@ -67,8 +67,11 @@ struct ShardOptions: ParsableArguments {
     @Option(help: "Reader threads.") var workers = 2
     @Option(help: "Sample shuffle buffer (0: none).") var shuffleBuffer = 256
 
-    var rewardKeys: [String] {
-        rewards.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? MIROConfig.releasedRewardKeys
+    var rewardKeys: [String] { Self.rewardList(rewards) }
+
+    /// `--rewards a,b,c` as names (blanks trimmed); the seven rewards of the release when omitted.
+    static func rewardList(_ text: String?) -> [String] {
+        text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? MIROConfig.releasedRewardKeys
     }
 
     func validate() throws {
