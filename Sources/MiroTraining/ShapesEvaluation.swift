@@ -8,6 +8,8 @@ public struct ShapesEvaluation: Codable, Sendable {
     public var categories: [String: Double]
     /// Mean of each Shapes reward over all generated images (scored against their prompts).
     public var rewards: [String: Double]
+    /// Means of the quality reward's three factors ("sharpness", "noise", "blockiness"; 1 = no such defect).
+    public var qualityFactors: [String: Double]? = nil
     public var images: Int
     public var step: Int
 
@@ -20,8 +22,12 @@ public struct ShapesEvaluation: Codable, Sendable {
         let result = try ShapesEval.score(images: images, prompts: prompts)
         let scores = try ShapesRewards.score(images: images, captions: texts)
         let means = scores.mapValues { v in v.isEmpty ? 0 : v.reduce(0) { $0 + Double($1) } / Double(v.count) }
+        let factors = images.map(QualityReward.factors)
+        func mean(_ v: [Float]) -> Double { v.isEmpty ? 0 : v.reduce(0) { $0 + Double($1) } / Double(v.count) }
+        let qualityFactors = ["sharpness": mean(factors.map(\.sharpness)), "noise": mean(factors.map(\.noise)),
+                              "blockiness": mean(factors.map(\.blockiness))]
         return (ShapesEvaluation(overall: result.overall, categories: result.categories, rewards: means,
-                                 images: images.count, step: pipeline.step), images)
+                                 qualityFactors: qualityFactors, images: images.count, step: pipeline.step), images)
     }
 
     /// `{"overall", "categories": {...}, "rewards": {name: mean}, ...}` with sorted keys.
@@ -41,6 +47,10 @@ public struct ShapesEvaluation: Codable, Sendable {
             if let v = categories[c.rawValue] { lines.append(row(4, c.rawValue, String(format: "%.3f", v))) }
         }
         for k in rewards.keys.sorted() { lines.append(row(2, k, String(format: "%.4f", rewards[k]!))) }
+        if let f = qualityFactors {
+            let parts = ["sharpness", "noise", "blockiness"].compactMap { k in f[k].map { "\(k) " + String(format: "%.3f", $0) } }
+            lines.append(row(4, "quality factors", parts.joined(separator: " · ")))
+        }
         return lines.joined(separator: "\n")
     }
 }

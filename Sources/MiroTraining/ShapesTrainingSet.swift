@@ -103,6 +103,7 @@ public final class ShapesTrainingSet {
         scores = try ShapesRewards.score(images: images, captions: captions)
         rewardKeys = ShapesRewards.keys
         logger.info("scored \(rewardKeys.count) rewards in \(String(format: "%.1f", Date().timeIntervalSince(t1)))s")
+        logger.info("reward correlations: \(RewardCorrelation(scores: scores, keys: rewardKeys).summary)")
 
         bins = RewardBins.fit(values: scores.mapValues { $0.map(Double.init) }, numBins: numBins)
         var conditioning = [Float](repeating: 0, count: count * rewardKeys.count)

@@ -45,6 +45,51 @@ struct RewardTests {
         #expect(Stats.winRate(ca, cb) > 0.95)
     }
 
+    @Test("noise leaves colourfulness alone: it is mostly luma, as after JPEG's chroma subsampling")
+    func noiseIsNotColour() throws {
+        let (clean, degraded) = Self.pairs { $0.noiseProbability = 1 }
+        let a = try Self.scores(ColorfulnessReward(), clean), b = try Self.scores(ColorfulnessReward(), degraded)
+        #expect(abs(Stats.mean(a) - Stats.mean(b)) < 0.02)
+        #expect(zip(a, b).allSatisfy { abs($0 - $1) < 0.05 })
+    }
+
+    @Test("clutter buys no quality: sharpness saturates on clean renders")
+    func clutterIsNotQuality() throws {
+        let (clean, degraded) = Self.pairs { $0.clutterProbability = 1 }
+        let a = try Self.scores(QualityReward(), clean), b = try Self.scores(QualityReward(), degraded)
+        #expect(Stats.mean(b) - Stats.mean(a) < 0.03)
+        #expect(Stats.mean(a) > 0.85)
+    }
+
+    @Test("the quality score is the product of its three factors; pixelation shows in the blockiness factor")
+    func qualityFactors() throws {
+        let (clean, degraded) = Self.pairs { $0.pixelatedProbability = 1 }
+        for sample in clean.prefix(20) + degraded.prefix(20) {
+            let f = QualityReward.factors(sample.image)
+            #expect(abs(f.sharpness * f.noise * f.blockiness - QualityReward().score(sample.image)) < 1e-6)
+            #expect([f.sharpness, f.noise, f.blockiness].allSatisfy { $0 >= 0 && $0 <= 1 })
+        }
+        let blockiness = { (s: [ShapesSample]) in Stats.mean(s.map { QualityReward.factors($0.image).blockiness }) }
+        #expect(blockiness(clean) > 0.95 && blockiness(degraded) < 0.5)
+    }
+
+    /// Web-data rewards mostly agree (the paper's premise for conditioning on all of them at once); a Shapes
+    /// world where one defect is the best way to raise one reward would make "every reward at 1" contradictory.
+    @Test("no two rewards are strongly anti-correlated on the standard mix")
+    func correlations() throws {
+        let data = ShapesWorld.dataset(count: 1200, seed: 23)
+        let scores = try ShapesRewards.score(images: data.map(\.image), captions: data.map(\.caption))
+        let correlation = RewardCorrelation(scores: scores, keys: ShapesRewards.keys)
+        let worst = try #require(correlation.mostNegative)
+        #expect(worst.r > -0.2, "\(correlation.summary)")
+        // The matrix itself: symmetric with a unit diagonal.
+        for i in 0..<4 {
+            #expect(abs(correlation.matrix[i][i] - 1) < 1e-9)
+            for j in 0..<4 { #expect(abs(correlation.matrix[i][j] - correlation.matrix[j][i]) < 1e-12) }
+        }
+        #expect(RewardCorrelation(scores: ["a": [1, 2, 3], "b": [3, 2, 1]], keys: ["a", "b"]).matrix[0][1] == -1)
+    }
+
     @Test("pixelation lowers quality and raises compressibility")
     func pixelation() throws {
         let (clean, degraded) = Self.pairs { $0.pixelatedProbability = 1 }

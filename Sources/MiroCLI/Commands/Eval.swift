@@ -39,6 +39,7 @@ struct Eval: ParsableCommand {
     var json: String?
     @Option(name: .customLong("reward"), help: "Positive target NAME=VALUE (repeatable; default all 1).") var rewards: [String] = []
     @OptionGroup var evaluation: EvalOptions
+    @Flag(help: "Also run the reward-target sweep: each reward's target at 0 / 0.5 / 1, the others at 1.") var sweep = false
 
     func validate() throws {
         guard suite == "shapes" else { throw ValidationError("unknown --suite '\(suite)'; available: shapes") }
@@ -63,6 +64,10 @@ struct Eval: ParsableCommand {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(try result.json().utf8).write(to: url, options: .atomic)
             print("wrote \(json)")
+        }
+        if sweep {
+            print(try RewardSweep.run(pipeline, settings: evaluation.settings(), targets: [0, 0.5, 1],
+                                      images: RewardSweep.defaultImages).table())
         }
     }
 }

@@ -14,7 +14,8 @@ struct Experiment: ParsableCommand {
 /// Baseline (no reward information) vs MIRO on the same data, model and budget, evaluated with
 /// EMA weights every `--eval-every` steps; the speed-up is computed as the paper does: the final
 /// step divided by the step at which MIRO's curve first reaches the baseline's final value
-/// (linear interpolation between evaluations).
+/// (linear interpolation between evaluations). Last, the reward-target sweep on MIRO's final EMA
+/// weights (each reward's target at 0 / 0.5 / 1, the others at 1) shows whether each target steers its reward.
 struct Convergence: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Baseline vs MIRO convergence: per-reward and ShapesEval curves, speed-ups, CSV + PNG plot.")
@@ -24,9 +25,12 @@ struct Convergence: ParsableCommand {
     @OptionGroup var evaluation: EvalOptions
     @Option(help: "Evaluate every N steps.") var evalEvery = 250
     @Option(help: "Output directory.") var out = "runs/convergence"
+    @Option(help: "Images per target in the final reward-target sweep of the MIRO model (0: no sweep).")
+    var sweepImages = RewardSweep.defaultImages
 
     func validate() throws {
         guard evalEvery >= 1, evalEvery <= training.steps else { throw ValidationError("--eval-every must be in 1...--steps") }
+        guard sweepImages >= 0 else { throw ValidationError("--sweep-images must be ≥ 0") }
         guard !training.unconditional else { throw ValidationError("the experiment trains both models; drop --unconditional") }
     }
 
@@ -36,6 +40,7 @@ struct Convergence: ParsableCommand {
         let seed = training.seed ?? 3407
         let outDir = URL(fileURLWithPath: out)
         var curves: [String: [Point]] = [:]
+        var sweep: RewardSweep?
         for variant in ["baseline", "miro"] {
             var config = try training.runConfig(seed: seed)
             config.train.unconditional = variant == "baseline"
@@ -55,10 +60,21 @@ struct Convergence: ParsableCommand {
                 logger.info("\(variant) step \(step): ShapesEval \(String(format: "%.3f", e.overall)) \(rewards)")
             })
             curves[variant] = points
+            if variant == "miro" && sweepImages > 0 {
+                logger.info("reward-target sweep on MIRO's final EMA weights: \(sweepImages) images per target")
+                let pipeline = try ShapesPipeline(model: try trainer.emaModel(), config: trainer.config, step: trainer.step)
+                sweep = try RewardSweep.run(pipeline, settings: evaluation.settings(), targets: [0, 0.5, 1], images: sweepImages)
+            }
         }
         let report = try ConvergenceReport(baseline: curves["baseline"] ?? [], miro: curves["miro"] ?? [])
         try report.write(to: outDir)
         print(report.table())
+        if let sweep {
+            try Data(try sweep.json().utf8).write(to: outDir.appendingPathComponent("reward_sweep.json"), options: .atomic)
+            try Data((report.table() + "\n\n" + sweep.table() + "\n").utf8)
+                .write(to: outDir.appendingPathComponent("convergence.txt"), options: .atomic)
+            print("\n" + sweep.table())
+        }
     }
 }
 

@@ -8,7 +8,8 @@ import Foundation
 ///   7-tap box filter along each axis; a sharp image loses much of its neighbour-to-neighbour variation, a
 ///   blurry one little. Their "blur" ∈ [0, 1] is the retained fraction (worst axis; summed over R, G and B so
 ///   edges between colours of equal brightness count), mapped from `sharpnessRange` onto [0, 1]: clean renders
-///   land at ≈ 0.6–1, a 7-tap binomial blur at ≈ 0;
+///   saturate at 1 (more edges, such as clutter strokes, do not make a better image), a 3-tap binomial blur lands
+///   at ≈ 0.4, a 7-tap one at 0;
 /// - σ = the luma (Rec. 601) noise level from Immerkær's Laplacian-difference mask, made robust: the median
 ///   absolute residual / 0.6745, over the mask norm 6 (the median ignores the few edge pixels; the mask cancels
 ///   linear ramps);
@@ -17,19 +18,26 @@ import Foundation
 public struct QualityReward: ImageRewardModel {
     public let name = "quality_score"
     /// Crété-Roffet sharpness (1 − blur) mapped linearly from this range onto [0, 1].
-    public static let sharpnessRange: ClosedRange<Float> = 0.35...0.8
+    public static let sharpnessRange: ClosedRange<Float> = 0.35...0.65
     /// Noise σ (luma) at which the noise factor is ½.
     public static let noiseHalfPoint: Float = 0.025
 
     public init() {}
 
     public func score(_ image: RGBImage) -> Float {
-        let m = Self.measure(image)
-        let range = Self.sharpnessRange
+        let f = Self.factors(image)
+        return f.sharpness * f.noise * f.blockiness
+    }
+
+    /// The three factors whose product is the score, each in [0, 1] (1 = no defect of that kind): they tell
+    /// which defect holds a set of images back.
+    public static func factors(_ image: RGBImage) -> (sharpness: Float, noise: Float, blockiness: Float) {
+        let m = measure(image)
+        let range = sharpnessRange
         let sharp = min(max((m.sharpness - range.lowerBound) / (range.upperBound - range.lowerBound), 0), 1)
-        let noise = 1 / (1 + (m.noise / Self.noiseHalfPoint) * (m.noise / Self.noiseHalfPoint))
+        let noise = 1 / (1 + (m.noise / noiseHalfPoint) * (m.noise / noiseHalfPoint))
         let excess = max(0, log2(max(m.blockiness, 1)) - 0.6)
-        return sharp * noise / (1 + 2 * excess * excess)
+        return (sharp, noise, 1 / (1 + 2 * excess * excess))
     }
 
     /// The three raw measurements: Crété-Roffet sharpness (1 − blur), noise σ, blockiness ratio.

@@ -59,8 +59,14 @@ public enum ShapesDegradation: Codable, Sendable, Hashable {
         case .blur(let radius):
             out = image.binomialBlurred(radius: radius)
         case .noise(let sigma, let seed):
+            // Mostly luma noise, as web images show it after JPEG's chroma subsampling: equal on R, G and B, plus
+            // a weaker per-channel part. Full-strength chroma noise would make noise the most colourful thing in the
+            // data and tie the colourfulness reward to low quality.
             var rng = SplitMix64(seed: seed)
-            for i in out.pixels.indices { out.pixels[i] += sigma * Float(rng.gaussian4()) }
+            for p in 0..<(out.width * out.height) {
+                let luma = sigma * Float(rng.gaussian4())
+                for c in 0..<3 { out.pixels[3 * p + c] += luma + Self.chromaNoiseShare * sigma * Float(rng.gaussian4()) }
+            }
         case .washedOut(let amount):
             let luma = image.luminance()
             let mean = luma.reduce(0, +) / Float(max(luma.count, 1))
@@ -84,6 +90,9 @@ public enum ShapesDegradation: Codable, Sendable, Hashable {
         out.clamp()
         return out
     }
+
+    /// The per-channel part of `.noise`, relative to its shared (luma) part.
+    static let chromaNoiseShare: Float = 0.3
 
     /// Replaces each pixel by its tile mean plus `keepDetail` × its deviation from that mean.
     static func tileAverage(_ image: RGBImage, tile: Int, keepDetail: Float) -> RGBImage {
