@@ -86,8 +86,8 @@ def main():
     with torch.no_grad():
         net = R.CADRINTextCond(**NETWORK)
         pre = P.FlowPrecond(**PRECOND)
-        rfx.randomise_params(net, torch.Generator().manual_seed(SEED + 1))
-        rfx.randomise_params(pre, torch.Generator().manual_seed(SEED + 2))
+        nnfx.randomise_params(net, torch.Generator().manual_seed(SEED + 1), dtype=torch.float32)
+        nnfx.randomise_params(pre, torch.Generator().manual_seed(SEED + 2), dtype=torch.float32)
         n_params = sum(p.numel() for p in net.parameters() if p.is_floating_point())
         state = {}
         for prefix, module in (("network", net), ("preconditioning", pre),

@@ -296,8 +296,10 @@ def to_torch(entry):
 
 
 # --------------------------------------------------------------------------- helpers
-def randomise_params(module, g):
-    """Randomise every float parameter (not torch's / MIRO's defaults) so key mix-ups show."""
+def randomise_params(module, g, dtype=torch.float64):
+    """Randomise every float parameter (not torch's / MIRO's defaults) so key mix-ups show. The draws are in
+    torch's default dtype; `dtype` is what every float tensor of the module must then be (float32 for the
+    release fixtures, which build their modules at the default dtype)."""
     with torch.no_grad():
         for name, p in module.named_parameters():
             if p.dtype == torch.bool:
@@ -313,7 +315,7 @@ def randomise_params(module, g):
                 p.copy_(0.3 * torch.randn(p.shape, generator=g))
     for k, v in module.state_dict().items():
         if v.dtype != torch.bool:
-            assert v.dtype == torch.float64, (k, v.dtype)
+            assert v.dtype == dtype, (k, v.dtype)
 
 
 PARAM_INIT_DOC = ("all float params randomised, torch.Generator seeded per case: Linear weight ~ N(0,1)/sqrt(fan_in); "

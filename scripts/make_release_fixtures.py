@@ -53,7 +53,6 @@ import argparse
 import contextlib
 import hashlib
 import json
-import math
 import os
 import shutil
 import sys
@@ -186,23 +185,6 @@ def load_official(wheel_path):
 
 
 # --------------------------------------------------------------------------- helpers
-def randomise_params(module, g):
-    """Every float parameter random (float32), as nnfx.randomise_params does in float64."""
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if p.dtype == torch.bool:
-                continue
-            leaf = name.rsplit(".", 1)[-1]
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[1]))
-            elif leaf.startswith("layer_scale"):
-                p.copy_(torch.empty(p.shape).uniform_(0.2, 1.0, generator=g))
-            elif leaf == "weight":
-                p.copy_(torch.empty(p.shape).uniform_(0.5, 1.5, generator=g))
-            else:
-                p.copy_(0.3 * torch.randn(p.shape, generator=g))
-
-
 class StubTokenizer:
     """`tokenizer(prompts, return_tensors="pt", padding="max_length", max_length=L, truncation=True)`:
     every prompt is N_TOKENS tokens long (ids are irrelevant; the stub encoder ignores them)."""
@@ -278,8 +260,8 @@ def main():
     torch.manual_seed(SEED)
     net = R.CADRINTextCond(**NETWORK)
     pre = P.FlowPrecond(**PRECOND)
-    randomise_params(net, torch.Generator().manual_seed(SEED + 1))
-    randomise_params(pre, torch.Generator().manual_seed(SEED + 2))
+    nnfx.randomise_params(net, torch.Generator().manual_seed(SEED + 1), dtype=torch.float32)
+    nnfx.randomise_params(pre, torch.Generator().manual_seed(SEED + 2), dtype=torch.float32)
     data_pre = PRE.PrecomputedSDLatentPreconditioning(**CONFIG["data_preprocessing"])
     post = POST.VAEPostProcessing(**CONFIG["postprocessing"])
     # extract_inference_state: ema_network.* -> network.*, preconditioning.*, data_preprocessing.*,
