@@ -21,9 +21,9 @@ public struct ShapesEvaluation: Codable, Sendable {
         let images = try pipeline.generate(texts, settings: settings, batch: batch) { progress?($0, texts.count) }
         let result = try ShapesEval.score(images: images, prompts: prompts)
         let scores = try ShapesRewards.score(images: images, captions: texts)
-        let means = scores.mapValues { v in v.isEmpty ? 0 : v.reduce(0) { $0 + Double($1) } / Double(v.count) }
-        let factors = images.map(QualityReward.factors)
         func mean(_ v: [Float]) -> Double { v.isEmpty ? 0 : v.reduce(0) { $0 + Double($1) } / Double(v.count) }
+        let means = scores.mapValues(mean)
+        let factors = images.map(QualityReward.factors)
         let qualityFactors = ["sharpness": mean(factors.map(\.sharpness)), "noise": mean(factors.map(\.noise)),
                               "blockiness": mean(factors.map(\.blockiness))]
         return (ShapesEvaluation(overall: result.overall, categories: result.categories, rewards: means,

@@ -11,12 +11,7 @@ import MiroRelease
 @Suite(.serialized)
 struct CheckpointExportTests {
     func scratch(_ name: String = #function) throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("miro-export-tests-\(ProcessInfo.processInfo.processIdentifier)")
-            .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
-        try? FileManager.default.removeItem(at: url)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try scratchDirectory(suite: "export-tests", test: name)
     }
 
     /// A tiny Shapes-run checkpoint whose EMA weights differ from its raw weights.

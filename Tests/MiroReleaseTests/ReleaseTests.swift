@@ -36,12 +36,7 @@ struct ReleaseFolderTests {
     }
 
     func scratch(_ name: String = #function) throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("miro-release-tests-\(ProcessInfo.processInfo.processIdentifier)")
-            .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
-        try? FileManager.default.removeItem(at: url)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try scratchDirectory(suite: "release-tests", test: name)
     }
 
     @Test func loadsTheOfficialFolder() throws {
