@@ -95,6 +95,31 @@ public struct RunConfig: Codable, Sendable, Equatable {
     }
 }
 
+extension MIROConfig {
+    /// This configuration with some keys replaced: `json` is an object of official `network` keys
+    /// (config.json's spelling), e.g. `{"data_dim": 128, "num_blocks": 3}`. Unknown keys, values of
+    /// the wrong type and sizes the network cannot be built with are errors naming `source`.
+    public func overriding(json: String, source: String) throws -> MIROConfig {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)), let overrides = object as? [String: Any] else {
+            throw TrainingError.badConfig("\(source): expected a JSON object of network keys, e.g. {\"data_dim\": 128}")
+        }
+        var merged = (try JSONSerialization.jsonObject(with: JSONEncoder().encode(self))) as? [String: Any] ?? [:]
+        let unknown = Set(overrides.keys).subtracting(merged.keys)
+        guard unknown.isEmpty else {
+            throw TrainingError.badConfig("\(source): unknown network keys \(unknown.sorted()); valid: \(merged.keys.sorted())")
+        }
+        merged.merge(overrides) { _, new in new }
+        let config: MIROConfig
+        do {
+            config = try JSONDecoder().decode(MIROConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+            try config.validate()
+        } catch {
+            throw TrainingError.badConfig("\(source): \(error)")
+        }
+        return config
+    }
+}
+
 public enum TrainingError: Error, CustomStringConvertible {
     case badConfig(String)
     case nonFiniteLoss(step: Int, count: Int)

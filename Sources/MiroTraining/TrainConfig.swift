@@ -5,6 +5,8 @@ import Foundation
 public struct TrainConfig: Codable, Sendable, Equatable {
     /// Model preset name (`tiny`, `small`, `miro`) or "custom" when `network` is given in full.
     public var preset = "tiny"
+    /// Official `network` keys replacing the preset's (JSON object text), e.g. `{"data_dim": 128}`.
+    public var networkOverride: String? = nil
     public var steps = 2000
     public var batchSize = 32
     /// "lamb" (the official optimizer, method §6.2: lr 1e-3, betas (0.9, 0.999), eps 1e-8, coupled

@@ -32,6 +32,13 @@ func tempDir() throws -> URL {
     return dir
 }
 
+/// A pipeline over a freshly initialised micro model (not trained).
+func untrainedPipeline(in dir: URL) throws -> ShapesPipeline {
+    let data = try ShapesTrainingSet(count: 16, seed: 1, encoder: ShapesTextEncoder(), logger: quietLogger)
+    let t = try Trainer(runDirectory: dir, config: microConfig(steps: 1), data: data, resume: false, logger: quietLogger)
+    return try ShapesPipeline(model: try t.emaModel(), config: t.config, step: 0)
+}
+
 let quietLogger: Logger = {
     var l = Logger(label: "test")
     l.logLevel = .error
@@ -133,9 +140,7 @@ struct TrainingTests {
     @Test func unknownRewardNamesListTheValidOnes() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let data = try ShapesTrainingSet(count: 16, seed: 1, encoder: ShapesTextEncoder(), logger: quietLogger)
-        let t = try Trainer(runDirectory: dir, config: microConfig(steps: 1), data: data, resume: false, logger: quietLogger)
-        let pipeline = try ShapesPipeline(model: try t.emaModel(), config: t.config, step: 0)
+        let pipeline = try untrainedPipeline(in: dir)
         do {
             try pipeline.validate(["aesthetic_score": 1])
             Issue.record("an unknown reward must be rejected")

@@ -40,6 +40,10 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("reward"), help: "Positive target NAME=VALUE (repeatable; default all 1).") var rewards: [String] = []
     @OptionGroup var evaluation: EvalOptions
     @Flag(help: "Also run the reward-target sweep: each reward's target at 0 / 0.5 / 1, the others at 1.") var sweep = false
+    @Option(help: ArgumentHelp("Also run the denoising probe and write its sheet here (PNG): fresh Shapes images noised "
+                               + "to several γ and the model's one-step x̂₀ of each, the MSE per γ, and the patch "
+                               + "coupling by distance.", valueName: "png"))
+    var denoise: String?
 
     func validate() throws {
         guard suite == "shapes" else { throw ValidationError("unknown --suite '\(suite)'; available: shapes") }
@@ -47,7 +51,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        _ = global.makeLogger("miro.eval")
+        let logger = global.makeLogger("miro.eval")
         Engine.useAllCores()
         let pipeline = try ShapesPipeline(checkpoint: URL(fileURLWithPath: checkpoint))
         var settings = evaluation.settings()
@@ -64,6 +68,15 @@ struct Eval: ParsableCommand {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(try result.json().utf8).write(to: url, options: .atomic)
             print("wrote \(json)")
+        }
+        if let denoise {
+            let probe = try DenoiseProbe.run(pipeline, logger: logger)
+            let url = URL(fileURLWithPath: denoise)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try PNG.write(try ImageGrid.tile(probe.sheet, columns: probe.columns, scale: 3), to: url)
+            print(probe.table())
+            print(try PatchCoupling.measure(pipeline, logger: logger).summary)
+            print("wrote \(denoise) (row 1: clean; then per γ: the noisy input, brightened, and x̂₀)")
         }
         if sweep {
             print(try RewardSweep.run(pipeline, settings: evaluation.settings(), targets: [0, 0.5, 1],

@@ -9,6 +9,9 @@ import MiroTraining
 /// Options shared by `train`, `demo` and `experiment`: the data and the optimisation.
 struct TrainingOptions: ParsableArguments {
     @Option(help: "Model preset: tiny (CPU demo), small, miro.") var preset = "tiny"
+    @Option(help: ArgumentHelp("Network keys replacing the preset's: a JSON object in config.json's spelling, inline or "
+                               + "in a file, e.g. '{\"data_dim\": 128, \"num_blocks\": 3}'.", valueName: "json-or-file"))
+    var network: String?
     @Option(help: "Optimizer steps.") var steps = 1500
     @Option(help: "Batch size.") var batchSize = 32
     @Option(help: "Optimizer: lamb (official) or adamw.") var optimizer = "lamb"
@@ -34,12 +37,23 @@ struct TrainingOptions: ParsableArguments {
         guard ["tiny", "small", "miro"].contains(preset) else { throw ValidationError("--preset must be tiny, small or miro") }
     }
 
+    /// `--network` as JSON text (read from the file unless it starts with "{").
+    func networkOverride() throws -> String? {
+        guard let network else { return nil }
+        if network.trimmingCharacters(in: .whitespaces).hasPrefix("{") { return network }
+        do { return try String(contentsOfFile: network, encoding: .utf8) } catch {
+            throw ValidationError("--network \(network): not a JSON object and not a readable file (\(error.localizedDescription))")
+        }
+    }
+
     func runConfig(seed resolvedSeed: UInt64) throws -> RunConfig {
         var c = RunConfig()
         c.dataset.count = datasetSize
         c.dataset.seed = datasetSeed
         c.network = try RunConfig.preset(preset, rewardKeys: ShapesRewards.keys, labelDim: c.textEncoder.width)
         c.train.preset = preset
+        c.train.networkOverride = try networkOverride()
+        if let json = c.train.networkOverride { c.network = try c.network.overriding(json: json, source: "--network") }
         c.train.steps = steps
         c.train.batchSize = batchSize
         c.train.optimizer = optimizer
@@ -89,7 +103,7 @@ struct ShardOptions: ParsableArguments {
         } else {
             let first = URL(fileURLWithPath: paths[0])
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: first.path, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: first.path, isDirectory: &isDirectory)
             let root = isDirectory.boolValue ? first : first.deletingLastPathComponent()
             let name = RewardBins.cacheFileName(rewardNames: rewardKeys, numBins: 64, synthProb: syntheticProb)
             binsPath = root.appendingPathComponent(name).path
@@ -182,6 +196,9 @@ enum TrainingSession {
             if !resuming {
                 config.network = try RunConfig.latentPreset(config.train.preset, rewardKeys: config.network.coherenceKeys,
                                                             labelDim: shards.textDim)
+                if let json = config.train.networkOverride {
+                    config.network = try config.network.overriding(json: json, source: "--network")
+                }
             }
             config.textEncoder.width = shards.textDim
             config.textEncoder.maxTokens = settings.maxTextTokens
@@ -191,6 +208,11 @@ enum TrainingSession {
             }
             data = shards
         } else {
+            let n = config.network
+            guard n.dataSize == 32, n.numInputChannels == 3, n.labelDim == config.textEncoder.width else {
+                throw TrainingError.badConfig("the Shapes world is 32×32 RGB with \(config.textEncoder.width)-wide text tokens; "
+                    + "the network has data_size \(n.dataSize), num_input_channels \(n.numInputChannels), label_dim \(n.labelDim)")
+            }
             let encoder = ShapesTextEncoder(width: config.textEncoder.width, maxTokens: config.textEncoder.maxTokens)
             data = try ShapesTrainingSet(count: config.dataset.count, seed: config.dataset.seed, encoder: encoder, logger: logger)
         }
