@@ -70,12 +70,14 @@ struct Eval: ParsableCommand {
             print("wrote \(json)")
         }
         if let denoise {
-            let probe = try DenoiseProbe.run(pipeline, logger: logger)
+            var quiet = logger  // the probe draws' generation lines are noise here
+            quiet.logLevel = .warning
+            let probe = try DenoiseProbe.run(pipeline, logger: quiet)
             let url = URL(fileURLWithPath: denoise)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try PNG.write(try ImageGrid.tile(probe.sheet, columns: probe.columns, scale: 3), to: url)
             print(probe.table())
-            print(try PatchCoupling.measure(pipeline, logger: logger).summary)
+            print(try PatchCoupling.measure(pipeline, logger: quiet).summary)
             print("wrote \(denoise) (row 1: clean; then per γ: the noisy input, brightened, and x̂₀)")
         }
         if sweep {
