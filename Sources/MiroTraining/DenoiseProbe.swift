@@ -41,20 +41,14 @@ public struct DenoiseProbe: Sendable {
         guard !gammas.isEmpty, gammas.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
             throw TrainingError.badConfig("denoising probe levels must be in (0, 1], got \(gammas)")
         }
-        let draw = try ShapesTrainingSet(count: max(images, 1024), seed: seed, encoder: pipeline.encoder, logger: logger)
-        let rows = try Tensor((0..<images).map { Int64($0) }, shape: [images])
-        let conditioning = try draw.batch(rows, unconditional: pipeline.config.train.unconditional).conditioning
-        // The model's own pixel normalisation, not the one fitted on the probe draw.
-        let x0 = try pipeline.normalization.encode(ShapesWorld.dataset(count: images, seed: seed).map(\.image))
-        let noise = try Tensor.randn(x0.shape, generator: Generator(seed: seed))
+        let batch = try ProbeBatch(pipeline, images: images, binSamples: 1024, seed: seed, logger: logger)
+        let x0 = batch.x0
 
         var levels: [Level] = []
         var sheet = try pipeline.normalization.decode(x0)
         for gamma in gammas {
-            let y = try x0 * gamma + noise * (1 - gamma)
-            let v = try withoutGrad {
-                try pipeline.model(y, gamma: Tensor.full([images], gamma), conditioning: conditioning).prediction
-            }
+            let y = try batch.noised(gamma)
+            let v = try batch.predict(y, gamma: gamma)
             let estimate = try y - v * (1 - gamma)
             levels.append(Level(gamma: gamma, mse: Double(try (estimate - x0).pow(2).mean().floats()[0])))
             sheet += try pipeline.normalization.decode(y * (1 / max(gamma, 0.2)))

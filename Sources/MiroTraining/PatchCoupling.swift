@@ -28,16 +28,9 @@ public struct PatchCoupling: Sendable {
         let net = pipeline.config.network
         let (p, side, size, channels) = (net.patchSize, net.tokensPerSide, net.dataSize, net.numInputChannels)
         guard side >= 2 else { throw TrainingError.badConfig("patch coupling needs at least 2×2 patches") }
-        let draw = try ShapesTrainingSet(count: max(images, 256), seed: seed, encoder: pipeline.encoder, logger: logger)
-        let rows = try Tensor((0..<images).map { Int64($0) }, shape: [images])
-        let conditioning = try draw.batch(rows, unconditional: pipeline.config.train.unconditional).conditioning
-        let x0 = try pipeline.normalization.encode(ShapesWorld.dataset(count: images, seed: seed).map(\.image))
-        let y = try x0 * gamma + Tensor.randn(x0.shape, generator: Generator(seed: seed)) * (1 - gamma)
-        func predict(_ input: Tensor) throws -> [Float] {
-            try withoutGrad {
-                try pipeline.model(input, gamma: Tensor.full([images], gamma), conditioning: conditioning).prediction.floats()
-            }
-        }
+        let batch = try ProbeBatch(pipeline, images: images, binSamples: 256, seed: seed, logger: logger)
+        let y = try batch.noised(gamma)
+        func predict(_ input: Tensor) throws -> [Float] { try batch.predict(input, gamma: gamma).floats() }
         let base = try predict(y)
         let input = try y.floats()
         let index = { (b: Int, c: Int, row: Int, col: Int) in ((b * channels + c) * size + row) * size + col }

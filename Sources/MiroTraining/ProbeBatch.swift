@@ -1,0 +1,35 @@
+import Logging
+import MiroData
+import MiroEngine
+import MiroModels
+
+/// Fresh Shapes samples set up for the one-step diagnostics (`DenoiseProbe`, `PatchCoupling`): x₀ in the
+/// model's own data space, fixed noise, and the conditioning the training loss sees — each image's caption
+/// and its own rewards, binned with quantiles fitted on a larger draw of the same world (the baseline gets
+/// its constant).
+struct ProbeBatch {
+    let pipeline: ShapesPipeline
+    let x0: Tensor
+    let noise: Tensor
+    let conditioning: MIROConditioning
+    var count: Int { x0.size(0) }
+
+    /// `images` samples of the world drawn with `seed` (also the noise's seed); bins from `max(images, binSamples)`.
+    init(_ pipeline: ShapesPipeline, images: Int, binSamples: Int, seed: UInt64, logger: Logger) throws {
+        let draw = try ShapesTrainingSet(count: max(images, binSamples), seed: seed, encoder: pipeline.encoder, logger: logger)
+        let rows = try Tensor((0..<images).map { Int64($0) }, shape: [images])
+        conditioning = try draw.batch(rows, unconditional: pipeline.config.train.unconditional).conditioning
+        // The model's own pixel normalisation, not the one fitted on the probe draw.
+        x0 = try pipeline.normalization.encode(ShapesWorld.dataset(count: images, seed: seed).map(\.image))
+        noise = try Tensor.randn(x0.shape, generator: Generator(seed: seed))
+        self.pipeline = pipeline
+    }
+
+    /// y = γ·x₀ + (1 − γ)·n, as in training.
+    func noised(_ gamma: Double) throws -> Tensor { try x0 * gamma + noise * (1 - gamma) }
+
+    /// The model's velocity prediction v̂ for `y` at `gamma`.
+    func predict(_ y: Tensor, gamma: Double) throws -> Tensor {
+        try withoutGrad { try pipeline.model(y, gamma: Tensor.full([count], gamma), conditioning: conditioning).prediction }
+    }
+}
