@@ -219,7 +219,7 @@ extension MIROConfig {
         numTextRegisters: 16, coherenceKeys: releasedRewardKeys)
 
     /// A CPU demo model for the built-in Shapes world: 32×32 RGB inputs, patch 4 (64 data tokens),
-    /// the Shapes text encoder's 64-wide tokens, 32 latents × 128. About 0.9M parameters and
+    /// the Shapes text encoder's 64-wide tokens, 32 latents × 128. 1,978,225 parameters and
     /// 0.1 GFLOP per sample forward, so a 2-core laptop trains it for a thousand steps in minutes.
     public static func tiny(rewardKeys: [String] = shapesRewardKeys, inputChannels: Int = 3, labelDim: Int = 64) -> MIROConfig {
         MIROConfig(

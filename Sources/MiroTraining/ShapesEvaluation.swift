@@ -21,11 +21,10 @@ public struct ShapesEvaluation: Codable, Sendable {
         let images = try pipeline.generate(texts, settings: settings, batch: batch) { progress?($0, texts.count) }
         let result = try ShapesEval.score(images: images, prompts: prompts)
         let scores = try ShapesRewards.score(images: images, captions: texts)
-        func mean(_ v: [Float]) -> Double { v.isEmpty ? 0 : v.reduce(0) { $0 + Double($1) } / Double(v.count) }
-        let means = scores.mapValues(mean)
+        let means = scores.mapValues(\.mean)
         let factors = images.map(QualityReward.factors)
-        let qualityFactors = ["sharpness": mean(factors.map(\.sharpness)), "noise": mean(factors.map(\.noise)),
-                              "blockiness": mean(factors.map(\.blockiness))]
+        let qualityFactors = ["sharpness": factors.map(\.sharpness).mean, "noise": factors.map(\.noise).mean,
+                              "blockiness": factors.map(\.blockiness).mean]
         return (ShapesEvaluation(overall: result.overall, categories: result.categories, rewards: means,
                                  qualityFactors: qualityFactors, images: images.count, step: pipeline.step), images)
     }

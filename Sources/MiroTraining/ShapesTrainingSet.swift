@@ -132,7 +132,7 @@ public final class ShapesTrainingSet {
 
     /// Mean raw score per reward, for summaries.
     public var meanScores: [String: Double] {
-        scores.mapValues { v in v.isEmpty ? 0 : v.reduce(0) { $0 + Double($1) } / Double(v.count) }
+        scores.mapValues(\.mean)
     }
 }
 

@@ -8,6 +8,8 @@ struct RewardSweep: Codable {
     var targets: [Double]
     /// reward → mean measured value per target.
     var means: [String: [Double]]
+    /// The quality reward's factors (sharpness, noise, blockiness) per quality target: which defect moves.
+    var qualityFactors: [String: [Double]]? = nil
 
     /// Two images per held-out ShapesEval prompt, so that every prompt counts the same.
     static let defaultImages = 84
@@ -16,17 +18,23 @@ struct RewardSweep: Codable {
         let prompts = ShapesEval.prompts().map(\.prompt)
         let texts = (0..<images).map { prompts[$0 % prompts.count] }
         var means: [String: [Double]] = [:]
+        var factors: [String: [Double]] = [:]
         for key in pipeline.rewardKeys {
             guard let reward = ShapesRewards.all.first(where: { $0.name == key }) else { continue }
             for value in targets {
                 var s = settings
                 s.rewardTargets = [key: value]
                 let generated = try pipeline.generate(texts, settings: s, batch: 64)
-                let scores = try reward.score(images: generated, captions: texts)
-                means[key, default: []].append(scores.reduce(0) { $0 + Double($1) } / Double(max(scores.count, 1)))
+                means[key, default: []].append(try reward.score(images: generated, captions: texts).mean)
+                if key == QualityReward().name {
+                    let f = generated.map(QualityReward.factors)
+                    factors["sharpness", default: []].append(f.map(\.sharpness).mean)
+                    factors["noise", default: []].append(f.map(\.noise).mean)
+                    factors["blockiness", default: []].append(f.map(\.blockiness).mean)
+                }
             }
         }
-        return RewardSweep(targets: targets, means: means)
+        return RewardSweep(targets: targets, means: means, qualityFactors: factors.isEmpty ? nil : factors)
     }
 
     func isMonotonic(_ key: String) -> Bool {
@@ -46,6 +54,12 @@ struct RewardSweep: Codable {
             let values = means[key]!.map { String(format: "%.4f", $0) }.joined(separator: " / ")
             lines.append("  " + key.padding(toLength: 22, withPad: " ", startingAt: 0) + " " + values + "  "
                          + (isMonotonic(key) ? "monotonic" : "not monotonic"))
+        }
+        if let f = qualityFactors {
+            let parts = ["sharpness", "noise", "blockiness"].compactMap { k in
+                f[k].map { k + " " + $0.map { String(format: "%.3f", $0) }.joined(separator: " / ") }
+            }
+            lines.append("    quality factors: " + parts.joined(separator: " · "))
         }
         return lines.joined(separator: "\n")
     }

@@ -57,3 +57,8 @@ extension ImageRewardModel {
         return images.map { score($0) }
     }
 }
+
+extension Array where Element == Float {
+    /// The mean, accumulated in Double (reward tables average thousands of scores); 0 when empty.
+    public var mean: Double { isEmpty ? 0 : reduce(0) { $0 + Double($1) } / Double(count) }
+}
