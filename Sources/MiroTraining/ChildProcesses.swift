@@ -2,9 +2,9 @@ import Foundation
 
 /// Runs several commands at once as child processes — how `miro experiment convergence` trains its two
 /// models side by side. The tiny model's ops are too short to keep two cores busy from one process: two
-/// processes with one thread each (libtorch and OpenBLAS) trained at 1.85 + 1.85 it/s on two cores, one
-/// process using both at 2.1 it/s. Processes rather than threads, because libtorch's intra-op thread count
-/// and OpenBLAS's pool are per process.
+/// processes with one thread each (libtorch and OpenBLAS) trained 1.6–1.9× as many steps per second on two
+/// cores as one process using both (docs/benchmarks.md, "Two models at once"). Processes rather than
+/// threads, because libtorch's intra-op thread count and OpenBLAS's pool are per process.
 public enum ChildProcesses {
     public struct Job: Sendable {
         /// Prefix of its forwarded lines ("name | …").

@@ -84,8 +84,8 @@ struct Convergence: ParsableCommand {
         guard let executable = Bundle.main.executableURL else { throw ExperimentError("cannot locate the miro executable") }
         // ArgumentParser keeps the last value of a repeated option, so these override the user's.
         let arguments = Array(CommandLine.arguments.dropFirst())
-        // OpenBLAS starts a thread per core in every process; two children with two each on two cores ran at
-        // 1.2 + 1.2 it/s, with one each at 1.85 + 1.85 (one process on both cores: 2.1 it/s).
+        // OpenBLAS starts a thread per core in every process; on two cores, children with one each trained
+        // 1.2–1.7× faster than with two each (docs/benchmarks.md, "Two models at once").
         var environment: [String: String] = [:]
         if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
             environment["OPENBLAS_NUM_THREADS"] = String(blasThreads)
