@@ -120,6 +120,14 @@ extension MIROConfig {
     }
 }
 
+extension TrainConfig {
+    /// `preset` with `networkOverride` (`--network`) applied; unchanged without one.
+    public func network(from preset: MIROConfig) throws -> MIROConfig {
+        guard let networkOverride else { return preset }
+        return try preset.overriding(json: networkOverride, source: "--network")
+    }
+}
+
 public enum TrainingError: Error, CustomStringConvertible {
     case badConfig(String)
     case nonFiniteLoss(step: Int, count: Int)

@@ -22,11 +22,9 @@ public struct ShapesEvaluation: Codable, Sendable {
         let result = try ShapesEval.score(images: images, prompts: prompts)
         let scores = try ShapesRewards.score(images: images, captions: texts)
         let means = scores.mapValues(\.mean)
-        let factors = images.map(QualityReward.factors)
-        let qualityFactors = ["sharpness": factors.map(\.sharpness).mean, "noise": factors.map(\.noise).mean,
-                              "blockiness": factors.map(\.blockiness).mean]
         return (ShapesEvaluation(overall: result.overall, categories: result.categories, rewards: means,
-                                 qualityFactors: qualityFactors, images: images.count, step: pipeline.step), images)
+                                 qualityFactors: QualityReward.meanFactors(images), images: images.count,
+                                 step: pipeline.step), images)
     }
 
     /// `{"overall", "categories": {...}, "rewards": {name: mean}, ...}` with sorted keys.
@@ -47,7 +45,7 @@ public struct ShapesEvaluation: Codable, Sendable {
         }
         for k in rewards.keys.sorted() { lines.append(row(2, k, String(format: "%.4f", rewards[k]!))) }
         if let f = qualityFactors {
-            let parts = ["sharpness", "noise", "blockiness"].compactMap { k in f[k].map { "\(k) " + String(format: "%.3f", $0) } }
+            let parts = QualityReward.factorNames.compactMap { k in f[k].map { "\(k) " + String(format: "%.3f", $0) } }
             lines.append(row(4, "quality factors", parts.joined(separator: " · ")))
         }
         return lines.joined(separator: "\n")

@@ -27,10 +27,7 @@ struct RewardSweep: Codable {
                 let generated = try pipeline.generate(texts, settings: s, batch: 64)
                 means[key, default: []].append(try reward.score(images: generated, captions: texts).mean)
                 if key == QualityReward().name {
-                    let f = generated.map(QualityReward.factors)
-                    factors["sharpness", default: []].append(f.map(\.sharpness).mean)
-                    factors["noise", default: []].append(f.map(\.noise).mean)
-                    factors["blockiness", default: []].append(f.map(\.blockiness).mean)
+                    for (name, value) in QualityReward.meanFactors(generated) { factors[name, default: []].append(value) }
                 }
             }
         }
@@ -56,7 +53,7 @@ struct RewardSweep: Codable {
                          + (isMonotonic(key) ? "monotonic" : "not monotonic"))
         }
         if let f = qualityFactors {
-            let parts = ["sharpness", "noise", "blockiness"].compactMap { k in
+            let parts = QualityReward.factorNames.compactMap { k in
                 f[k].map { k + " " + $0.map { String(format: "%.3f", $0) }.joined(separator: " / ") }
             }
             lines.append("    quality factors: " + parts.joined(separator: " · "))

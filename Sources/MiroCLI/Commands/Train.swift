@@ -50,10 +50,9 @@ struct TrainingOptions: ParsableArguments {
         var c = RunConfig()
         c.dataset.count = datasetSize
         c.dataset.seed = datasetSeed
-        c.network = try RunConfig.preset(preset, rewardKeys: ShapesRewards.keys, labelDim: c.textEncoder.width)
         c.train.preset = preset
         c.train.networkOverride = try networkOverride()
-        if let json = c.train.networkOverride { c.network = try c.network.overriding(json: json, source: "--network") }
+        c.network = try c.train.network(from: RunConfig.preset(preset, rewardKeys: ShapesRewards.keys, labelDim: c.textEncoder.width))
         c.train.steps = steps
         c.train.batchSize = batchSize
         c.train.optimizer = optimizer
@@ -194,11 +193,8 @@ enum TrainingSession {
             let samples = shards.shards.reduce(0) { $0 + $1.nsamples }
             logger.info("data: \(shards.shards.count) shards, \(samples) samples, text width \(shards.textDim), bins \(settings.binsCache)")
             if !resuming {
-                config.network = try RunConfig.latentPreset(config.train.preset, rewardKeys: config.network.coherenceKeys,
-                                                            labelDim: shards.textDim)
-                if let json = config.train.networkOverride {
-                    config.network = try config.network.overriding(json: json, source: "--network")
-                }
+                config.network = try config.train.network(from: RunConfig.latentPreset(
+                    config.train.preset, rewardKeys: config.network.coherenceKeys, labelDim: shards.textDim))
             }
             config.textEncoder.width = shards.textDim
             config.textEncoder.maxTokens = settings.maxTextTokens

@@ -40,6 +40,15 @@ public struct QualityReward: ImageRewardModel {
         return (sharp, noise, 1 / (1 + 2 * excess * excess))
     }
 
+    /// The factors' names, in the order `factors` returns them.
+    public static let factorNames = ["sharpness", "noise", "blockiness"]
+
+    /// Each factor's mean over `images`, by name (`factorNames`).
+    public static func meanFactors(_ images: [RGBImage]) -> [String: Double] {
+        let f = images.map(factors)
+        return ["sharpness": f.map(\.sharpness).mean, "noise": f.map(\.noise).mean, "blockiness": f.map(\.blockiness).mean]
+    }
+
     /// The three raw measurements: Crété-Roffet sharpness (1 − blur), noise σ, blockiness ratio.
     public static func measure(_ image: RGBImage) -> (sharpness: Float, noise: Float, blockiness: Float) {
         let y = image.luminance()
