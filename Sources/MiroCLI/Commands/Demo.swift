@@ -66,6 +66,10 @@ struct Demo: ParsableCommand {
         //    held-out prompt, half of `miro eval --sweep`, to stay inside the time budget)
         let sweep = try RewardSweep.run(pipeline, settings: settings, targets: [0, 0.5, 1], images: ShapesEval.prompts().count)
         try Data(try sweep.json().utf8).write(to: outDir.appendingPathComponent("reward_sweep.json"), options: .atomic)
+        //    and the same with per-reward isolation (negative: the others at 1 too), the paper's way to see one reward alone
+        let isolated = try RewardSweep.run(pipeline, settings: settings, targets: [0, 0.5, 1], images: ShapesEval.prompts().count,
+                                           isolated: true)
+        try Data(try isolated.json().utf8).write(to: outDir.appendingPathComponent("reward_sweep_isolated.json"), options: .atomic)
 
         settings.rewardTargets = [:]
         let summary = [
@@ -73,8 +77,10 @@ struct Demo: ParsableCommand {
                 + "\(formatDuration(Date().timeIntervalSince(start))) in total",
             eval.table(title: "ShapesEval and rewards (all rewards at 1, guidance \(settings.guidance), \(settings.steps) steps)"),
             sweep.table(),
+            isolated.table(),
             "files: \(gridURL.path), \(outDir.appendingPathComponent("eval.json").path), "
-                + "\(outDir.appendingPathComponent("reward_sweep.json").path), \(outDir.appendingPathComponent("metrics.jsonl").path)",
+                + "\(outDir.appendingPathComponent("reward_sweep.json").path), "
+                + "\(outDir.appendingPathComponent("reward_sweep_isolated.json").path), \(outDir.appendingPathComponent("metrics.jsonl").path)",
         ].joined(separator: "\n\n")
         try Data((summary + "\n").utf8).write(to: outDir.appendingPathComponent("summary.txt"), options: .atomic)
         print(summary)

@@ -40,6 +40,8 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("reward"), help: "Positive target NAME=VALUE (repeatable; default all 1).") var rewards: [String] = []
     @OptionGroup var evaluation: EvalOptions
     @Flag(help: "Also run the reward-target sweep: each reward's target at 0 / 0.5 / 1, the others at 1.") var sweep = false
+    @Flag(help: ArgumentHelp("With --sweep: per-reward isolation — the negative branch holds the other rewards at 1 "
+                             + "and only the swept one at 0 (default negative: all 0).")) var isolated = false
     @Option(help: ArgumentHelp("Also run the denoising probe and write its sheet here (PNG): fresh Shapes images noised "
                                + "to several γ and the model's one-step x̂₀ of each, the MSE per γ, and the patch "
                                + "coupling by distance.", valueName: "png"))
@@ -48,6 +50,7 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard suite == "shapes" else { throw ValidationError("unknown --suite '\(suite)'; available: shapes") }
         _ = try RewardTargets.parse(rewards, option: "--reward")
+        if isolated && !sweep { throw ValidationError("--isolated applies to --sweep; add --sweep") }
     }
 
     func run() throws {
@@ -82,7 +85,7 @@ struct Eval: ParsableCommand {
         }
         if sweep {
             print(try RewardSweep.run(pipeline, settings: evaluation.settings(), targets: [0, 0.5, 1],
-                                      images: RewardSweep.defaultImages).table())
+                                      images: RewardSweep.defaultImages, isolated: isolated).table())
         }
     }
 }

@@ -1,0 +1,62 @@
+import Foundation
+import MiroData
+import MiroTraining
+import Testing
+
+@Suite struct RewardSweepTests {
+    /// A rise smaller than two standard errors of the first-vs-last difference is reported as flat, not as
+    /// following the target; without standard errors (sweeps written before they were kept) only the order counts.
+    @Test func verdictSeparatesARealRiseFromNoise() throws {
+        let sweep = RewardSweep(
+            targets: [0, 0.5, 1],
+            means: ["rises": [0.2, 0.5, 0.7], "flat": [0.1367, 0.1368, 0.1370], "falls": [0.28, 0.27, 0.26]],
+            standardErrors: ["rises": [0.02, 0.02, 0.02], "flat": [0.01, 0.01, 0.01], "falls": [0.001, 0.001, 0.001]])
+        #expect(sweep.verdict("rises") == "monotonic")
+        #expect(sweep.verdict("flat").hasPrefix("flat"), "\(sweep.verdict("flat"))")
+        #expect(sweep.verdict("falls") == "not monotonic")
+        #expect(sweep.verdict("missing") == "not monotonic")
+        let table = sweep.table()
+        #expect(table.contains("negative: all at 0") && table.contains("flat (rise 0.0003 < 2 s.e. 0.0283)"), "\(table)")
+
+        let old = #"{"targets": [0, 1], "means": {"q": [0.1, 0.1001]}}"#
+        let decoded = try JSONDecoder().decode(RewardSweep.self, from: Data(old.utf8))
+        #expect(decoded.isolated == nil && decoded.standardErrors == nil)
+        #expect(decoded.verdict("q") == "monotonic")
+    }
+
+    /// With isolation and the swept target at 0 both CFG branches carry the same rewards, so guidance cancels:
+    /// the sweep must measure what the conditional model alone (guidance 0) gives — while the default negative
+    /// (all rewards 0) at the same guidance measures something else, so the comparison can tell them apart.
+    @Test func isolatedSweepAtTargetZeroIsTheUnguidedModel() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A few steps at a high rate, raw weights: at initialisation the output barely depends on the rewards.
+        var config = microConfig(steps: 30)
+        config.train.learningRate = 1e-2
+        let data = try ShapesTrainingSet(count: 64, seed: 3, encoder: ShapesTextEncoder(), logger: quietLogger)
+        let trainer = try Trainer(runDirectory: dir, config: config, data: data, resume: false, logger: quietLogger)
+        try trainer.train()
+        let pipeline = try ShapesPipeline(model: trainer.model, config: trainer.config, step: trainer.step)
+
+        var settings = ShapesPipeline.Settings()
+        settings.steps = 4
+        settings.seed = 11
+        settings.guidance = 3
+        let isolated = try RewardSweep.run(pipeline, settings: settings, targets: [0], images: 6, isolated: true)
+        let contrasted = try RewardSweep.run(pipeline, settings: settings, targets: [0], images: 6)
+        settings.guidance = 0
+        let unguided = try RewardSweep.run(pipeline, settings: settings, targets: [0], images: 6)
+        #expect(isolated.isolated == true && unguided.isolated == nil)
+        #expect(Set(isolated.means.keys) == Set(pipeline.rewardKeys))
+        var largestContrast = 0.0, largestIsolatedGap = 0.0
+        for key in pipeline.rewardKeys {
+            let a = try #require(isolated.means[key]?.first), b = try #require(unguided.means[key]?.first)
+            largestIsolatedGap = max(largestIsolatedGap, abs(a - b))
+            largestContrast = max(largestContrast, abs(try #require(contrasted.means[key]?.first) - b))
+            #expect(isolated.standardErrors?[key]?.count == 1)
+        }
+        #expect(largestIsolatedGap < 1e-5, "isolated at target 0 vs unguided: \(largestIsolatedGap)")
+        #expect(largestContrast > 1e-4, "guidance against all-0 negatives should change some reward: \(largestContrast)")
+        #expect(isolated.table().contains("negative: others at 1, this one at 0"))
+    }
+}
