@@ -70,14 +70,18 @@ public struct RewardSweep: Codable, Sendable {
     }
 
     /// What the sweep shows for one reward. A non-decreasing sequence whose total rise (last − first target)
-    /// is under two standard errors of that difference is "flat": the order may be chance. The sweeps
-    /// use independent images per target, so the difference's s.e. is √(se_first² + se_last²).
+    /// is at most two standard errors of that difference is "flat": the order may be chance. The sweeps
+    /// use independent images per target, so the difference's s.e. is √(se_first² + se_last²). Without
+    /// standard errors (sweeps written before they were kept) only a rise of exactly 0 is flat.
     public func verdict(_ key: String) -> String {
         guard isMonotonic(key) else { return "not monotonic" }
-        guard let m = means[key], let first = m.first, let last = m.last,
-              let se = standardErrors?[key], let seFirst = se.first, let seLast = se.last else { return "monotonic" }
+        guard let m = means[key], let first = m.first, let last = m.last else { return "not monotonic" }
+        let rise = last - first
+        guard let se = standardErrors?[key], let seFirst = se.first, let seLast = se.last else {
+            return rise > 0 ? "monotonic" : "flat (no rise)"
+        }
         let noise = 2 * (seFirst * seFirst + seLast * seLast).squareRoot()
-        return last - first < noise ? String(format: "flat (rise %.4f < 2 s.e. %.4f)", last - first, noise) : "monotonic"
+        return rise > noise ? "monotonic" : String(format: "flat (rise %.4f ≤ 2 s.e. %.4f)", rise, noise)
     }
 
     public func json() throws -> String {

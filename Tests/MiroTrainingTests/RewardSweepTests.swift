@@ -9,19 +9,22 @@ import Testing
     @Test func verdictSeparatesARealRiseFromNoise() throws {
         let sweep = RewardSweep(
             targets: [0, 0.5, 1],
-            means: ["rises": [0.2, 0.5, 0.7], "flat": [0.1367, 0.1368, 0.1370], "falls": [0.28, 0.27, 0.26]],
-            standardErrors: ["rises": [0.02, 0.02, 0.02], "flat": [0.01, 0.01, 0.01], "falls": [0.001, 0.001, 0.001]])
+            means: ["rises": [0.2, 0.5, 0.7], "flat": [0.1367, 0.1368, 0.1370], "falls": [0.28, 0.27, 0.26],
+                    "constant": [0, 0, 0]],
+            standardErrors: ["rises": [0.02, 0.02, 0.02], "flat": [0.01, 0.01, 0.01], "falls": [0.001, 0.001, 0.001],
+                             "constant": [0, 0, 0]])
         #expect(sweep.verdict("rises") == "monotonic")
         #expect(sweep.verdict("flat").hasPrefix("flat"), "\(sweep.verdict("flat"))")
         #expect(sweep.verdict("falls") == "not monotonic")
+        #expect(sweep.verdict("constant").hasPrefix("flat"), "\(sweep.verdict("constant"))")
         #expect(sweep.verdict("missing") == "not monotonic")
         let table = sweep.table()
-        #expect(table.contains("negative: all at 0") && table.contains("flat (rise 0.0003 < 2 s.e. 0.0283)"), "\(table)")
+        #expect(table.contains("negative: all at 0") && table.contains("flat (rise 0.0003 ≤ 2 s.e. 0.0283)"), "\(table)")
 
-        let old = #"{"targets": [0, 1], "means": {"q": [0.1, 0.1001]}}"#
+        let old = #"{"targets": [0, 1], "means": {"q": [0.1, 0.1001], "c": [0.2, 0.2]}}"#
         let decoded = try JSONDecoder().decode(RewardSweep.self, from: Data(old.utf8))
         #expect(decoded.isolated == nil && decoded.standardErrors == nil)
-        #expect(decoded.verdict("q") == "monotonic")
+        #expect(decoded.verdict("q") == "monotonic" && decoded.verdict("c") == "flat (no rise)")
     }
 
     /// With isolation and the swept target at 0 both CFG branches carry the same rewards, so guidance cancels:

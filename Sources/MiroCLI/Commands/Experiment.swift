@@ -15,7 +15,8 @@ struct Experiment: ParsableCommand {
 /// EMA weights every `--eval-every` steps; the speed-up is computed as the paper does: the final
 /// step divided by the step at which MIRO's curve first reaches the baseline's final value
 /// (linear interpolation between evaluations). Last, the reward-target sweep on MIRO's final EMA
-/// weights (each reward's target at 0 / 0.5 / 1, the others at 1) shows whether each target steers its reward.
+/// weights (each reward's target at 0 / 0.5 / 1, the others at 1; negative all 0, then per-reward isolation)
+/// shows whether each target steers its reward.
 ///
 /// Each model trains in `--out/<variant>` as a normal run (checkpoints, metrics, grids) and records its
 /// evaluations in `evaluations.json` there, so Ctrl-C stops both with a checkpoint and `--resume` continues.
@@ -32,7 +33,7 @@ struct Convergence: ParsableCommand {
     @OptionGroup var evaluation: EvalOptions
     @Option(help: "Evaluate every N steps.") var evalEvery = 250
     @Option(help: "Output directory.") var out = "runs/convergence"
-    @Option(help: "Images per target in the final reward-target sweep of the MIRO model (0: no sweep).")
+    @Option(help: "Images per target in the final reward-target sweeps of the MIRO model (0: no sweeps).")
     var sweepImages = RewardSweep.defaultImages
     @Option(help: "Models trained at once, each in its own process (default: 2 on two or more cores).")
     var jobs: Int?
@@ -138,8 +139,12 @@ struct Convergence: ParsableCommand {
         if variant == "miro" && sweepImages > 0 {
             logger.info("reward-target sweep on MIRO's final EMA weights: \(sweepImages) images per target")
             let pipeline = try ShapesPipeline(model: try trainer.emaModel(), config: trainer.config, step: trainer.step)
-            let sweep = try RewardSweep.run(pipeline, settings: evaluation.settings(), targets: [0, 0.5, 1], images: sweepImages)
-            try Data(try sweep.json().utf8).write(to: outDir.appendingPathComponent("reward_sweep.json"), options: .atomic)
+            for isolated in [false, true] {
+                let sweep = try RewardSweep.run(pipeline, settings: evaluation.settings(), targets: [0, 0.5, 1],
+                                                images: sweepImages, isolated: isolated)
+                try Data(try sweep.json().utf8).write(to: outDir.appendingPathComponent(Self.sweepFiles[isolated ? 1 : 0]),
+                                                      options: .atomic)
+            }
         }
     }
 
@@ -164,14 +169,19 @@ struct Convergence: ParsableCommand {
         let report = try ConvergenceReport(baseline: curves[0], miro: curves[1])
         try report.write(to: outDir)
         print(report.table())
-        let sweepFile = outDir.appendingPathComponent("reward_sweep.json")
-        if sweepImages > 0, FileManager.default.fileExists(atPath: sweepFile.path) {
-            let sweep = try JSONDecoder().decode(RewardSweep.self, from: Data(contentsOf: sweepFile))
-            try Data((report.table() + "\n\n" + sweep.table() + "\n").utf8)
+        // The default-negative sweep, then the isolated one (absent in runs made before it was added).
+        let sweeps = try Self.sweepFiles.map { outDir.appendingPathComponent($0) }
+            .filter { sweepImages > 0 && FileManager.default.fileExists(atPath: $0.path) }
+            .map { try JSONDecoder().decode(RewardSweep.self, from: Data(contentsOf: $0)).table() }
+        if !sweeps.isEmpty {
+            try Data(([report.table()] + sweeps).joined(separator: "\n\n").appending("\n").utf8)
                 .write(to: outDir.appendingPathComponent("convergence.txt"), options: .atomic)
-            print("\n" + sweep.table())
+            for table in sweeps { print("\n" + table) }
         }
     }
+
+    /// The sweeps of MIRO's final weights: negative all 0, then per-reward isolation.
+    static let sweepFiles = ["reward_sweep.json", "reward_sweep_isolated.json"]
 }
 
 /// A failure of the experiment itself (not of its options).
