@@ -34,6 +34,23 @@ import Testing
         #expect(throws: TrainingError.self) { try PatchCoupling.measure(pipeline, gamma: 1, logger: quietLogger) }
     }
 
+    /// Without data position embeddings the network is equivariant to shuffling the patches, so the
+    /// probe must read (numerically) 0; a unit-scale random table makes every token's place count.
+    @Test func positionUseIsZeroForAPositionBlindNetworkOnly() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pipeline = try untrainedPipeline(in: dir)
+        let table = pipeline.model.network.dataPosEmbedding
+        try withoutGrad { try table.zero_() }
+        let blind = try PositionUse.measure(pipeline, images: 2, logger: quietLogger)
+        try withoutGrad { try table.normal_(mean: 0, std: 1, generator: try Generator(seed: 5)) }
+        let placed = try PositionUse.measure(pipeline, images: 2, logger: quietLogger)
+        #expect(blind.relativeChange < 1e-5, "\(blind.relativeChange)")
+        #expect(placed.relativeChange > 0.05, "\(placed.relativeChange)")
+        #expect(placed.summary.contains("position use"))
+        #expect(throws: TrainingError.self) { try PositionUse.measure(pipeline, gamma: 0, logger: quietLogger) }
+    }
+
     @Test func networkOverridesUseTheOfficialKeysAndNameTheirProblems() throws {
         let tiny = MIROConfig.tiny
         let wider = try tiny.overriding(json: #"{"data_dim": 128, "num_blocks": 3}"#, source: "--network")

@@ -81,6 +81,7 @@ struct Eval: ParsableCommand {
             try PNG.write(try ImageGrid.tile(probe.sheet, columns: probe.columns, scale: 3), to: url)
             print(probe.table())
             print(try PatchCoupling.measure(pipeline, logger: quiet).summary)
+            print(try PositionUse.measure(pipeline, logger: quiet).summary)
             print("wrote \(denoise) (row 1: clean; then per γ: the noisy input, brightened, and x̂₀)")
         }
         if sweep {
