@@ -22,18 +22,14 @@ public struct PatchCoupling: Sendable {
 
     public static func measure(_ pipeline: ShapesPipeline, gamma: Double = 0.2, images: Int = 4, seed: UInt64 = 7,
                                logger: Logger) throws -> PatchCoupling {
-        guard gamma > 0, gamma < 1, images >= 1 else {
-            throw TrainingError.badConfig("patch coupling needs γ in (0, 1) and at least one image")
-        }
-        let net = pipeline.config.network
-        let (p, side, size, channels) = (net.patchSize, net.tokensPerSide, net.dataSize, net.numInputChannels)
-        guard side >= 2 else { throw TrainingError.badConfig("patch coupling needs at least 2×2 patches") }
-        let batch = try ProbeBatch(pipeline, images: images, binSamples: 256, seed: seed, logger: logger)
+        let (batch, grid) = try ProbeBatch.forPatchProbe("patch coupling", pipeline: pipeline, gamma: gamma, images: images,
+                                                         seed: seed, logger: logger)
+        let (p, side, size, channels) = (grid.patch, grid.side, grid.size, grid.channels)
         let y = try batch.noised(gamma)
         func predict(_ input: Tensor) throws -> [Float] { try batch.predict(input, gamma: gamma).floats() }
         let base = try predict(y)
         let input = try y.floats()
-        let index = { (b: Int, c: Int, row: Int, col: Int) in ((b * channels + c) * size + row) * size + col }
+        let index = grid.index
 
         var sums = [Double](repeating: 0, count: side), counts = [Double](repeating: 0, count: side)
         let probes = [(side / 4, side / 4), (side / 2 - 1, side / 2), (3 * side / 4, 3 * side / 4 - 1), (side / 8, 3 * side / 4)]

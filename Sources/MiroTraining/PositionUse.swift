@@ -20,20 +20,16 @@ public struct PositionUse: Sendable {
 
     public static func measure(_ pipeline: ShapesPipeline, gamma: Double = 0.2, images: Int = 4, seed: UInt64 = 11,
                                logger: Logger) throws -> PositionUse {
-        guard gamma > 0, gamma < 1, images >= 1 else {
-            throw TrainingError.badConfig("the position probe needs γ in (0, 1) and at least one image")
-        }
-        let net = pipeline.config.network
-        let (p, side, size, channels) = (net.patchSize, net.tokensPerSide, net.dataSize, net.numInputChannels)
-        guard side >= 2 else { throw TrainingError.badConfig("the position probe needs at least 2×2 patches") }
-        let batch = try ProbeBatch(pipeline, images: images, binSamples: 256, seed: seed, logger: logger)
+        let (batch, grid) = try ProbeBatch.forPatchProbe("the position probe", pipeline: pipeline, gamma: gamma, images: images,
+                                                         seed: seed, logger: logger)
+        let (p, side, channels) = (grid.patch, grid.side, grid.channels)
         let y = try batch.noised(gamma)
         let base = try batch.predict(y, gamma: gamma).floats()
 
         var rng = SplitMix64(seed: seed)
         var order = Array(0..<(side * side))
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
-        let index = { (b: Int, c: Int, row: Int, col: Int) in ((b * channels + c) * size + row) * size + col }
+        let index = grid.index
         // Patch `to` of the result holds patch `from` of the source; `inverse` undoes it.
         func move(_ source: [Float], inverse: Bool) -> [Float] {
             var out = source

@@ -25,6 +25,26 @@ struct ProbeBatch {
         self.pipeline = pipeline
     }
 
+    /// The patch grid of a probe's images: patch side, patches per side, image side, channels.
+    struct PatchGrid {
+        let patch: Int, side: Int, size: Int, channels: Int
+        /// Offset of (image, channel, row, column) in an NCHW float array.
+        func index(_ b: Int, _ c: Int, _ row: Int, _ col: Int) -> Int { ((b * channels + c) * size + row) * size + col }
+    }
+
+    /// The set-up `PatchCoupling` and `PositionUse` share: γ in (0, 1), at least one image and 2×2 patches
+    /// (errors name `probe`), the batch (bins from 256 samples) and its grid.
+    static func forPatchProbe(_ probe: String, pipeline: ShapesPipeline, gamma: Double, images: Int, seed: UInt64,
+                              logger: Logger) throws -> (batch: ProbeBatch, grid: PatchGrid) {
+        guard gamma > 0, gamma < 1, images >= 1 else {
+            throw TrainingError.badConfig("\(probe) needs γ in (0, 1) and at least one image")
+        }
+        let net = pipeline.config.network
+        let grid = PatchGrid(patch: net.patchSize, side: net.tokensPerSide, size: net.dataSize, channels: net.numInputChannels)
+        guard grid.side >= 2 else { throw TrainingError.badConfig("\(probe) needs at least 2×2 patches") }
+        return (try ProbeBatch(pipeline, images: images, binSamples: 256, seed: seed, logger: logger), grid)
+    }
+
     /// y = γ·x₀ + (1 − γ)·n, as in training.
     func noised(_ gamma: Double) throws -> Tensor { try x0 * gamma + noise * (1 - gamma) }
 
