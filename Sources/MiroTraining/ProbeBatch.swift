@@ -3,10 +3,10 @@ import MiroData
 import MiroEngine
 import MiroModels
 
-/// Fresh Shapes samples set up for the one-step diagnostics (`DenoiseProbe`, `PatchCoupling`): x₀ in the
-/// model's own data space, fixed noise, and the conditioning the training loss sees — each image's caption
-/// and its own rewards, binned with quantiles fitted on a larger draw of the same world (the baseline gets
-/// its constant).
+/// Fresh Shapes samples set up for the one-step diagnostics (`DenoiseProbe`, `PatchCoupling`, `PositionUse`,
+/// `ConditioningUse`): x₀ in the model's own data space, fixed noise, and the conditioning the training loss
+/// sees — each image's caption and its own rewards, binned with quantiles fitted on a larger draw of the same
+/// world (the baseline gets its constant).
 struct ProbeBatch {
     let pipeline: ShapesPipeline
     let x0: Tensor
@@ -16,7 +16,8 @@ struct ProbeBatch {
 
     /// `images` samples of the world drawn with `seed` (also the noise's seed); bins from `max(images, binSamples)`.
     init(_ pipeline: ShapesPipeline, images: Int, binSamples: Int, seed: UInt64, logger: Logger) throws {
-        let draw = try ShapesTrainingSet(count: max(images, binSamples), seed: seed, encoder: pipeline.encoder, logger: logger)
+        let draw = try ShapesTrainingSet(count: max(images, binSamples), seed: seed, encoder: pipeline.encoder,
+                                         rewardKeys: pipeline.rewardKeys, logger: logger)
         let rows = try Tensor((0..<images).map { Int64($0) }, shape: [images])
         conditioning = try draw.batch(rows, unconditional: pipeline.config.train.unconditional).conditioning
         // The model's own pixel normalisation, not the one fitted on the probe draw.
@@ -48,8 +49,11 @@ struct ProbeBatch {
     /// y = γ·x₀ + (1 − γ)·n, as in training.
     func noised(_ gamma: Double) throws -> Tensor { try x0 * gamma + noise * (1 - gamma) }
 
-    /// The model's velocity prediction v̂ for `y` at `gamma`.
-    func predict(_ y: Tensor, gamma: Double) throws -> Tensor {
-        try withoutGrad { try pipeline.model(y, gamma: Tensor.full([count], gamma), conditioning: conditioning).prediction }
+    /// The model's velocity prediction v̂ for `y` at `gamma`, under the batch's own conditioning unless
+    /// another is given.
+    func predict(_ y: Tensor, gamma: Double, conditioning other: MIROConditioning? = nil) throws -> Tensor {
+        try withoutGrad {
+            try pipeline.model(y, gamma: Tensor.full([count], gamma), conditioning: other ?? conditioning).prediction
+        }
     }
 }

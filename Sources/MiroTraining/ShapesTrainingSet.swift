@@ -91,8 +91,14 @@ public final class ShapesTrainingSet {
 
     /// Generates `count` samples of the Shapes world with `seed`, scores them with every Shapes
     /// reward, fits 64 quantile bins per reward (method §4.1) and encodes captions.
-    public init(count: Int, seed: UInt64, encoder: ShapesTextEncoder, numBins: Int = 64, logger: Logger) throws {
+    ///
+    /// `rewardKeys` are the rewards the model is conditioned on, in its `coherence_keys` order: all four by
+    /// default, a subset for a specialist (the paper's single-reward models). Every reward is still scored,
+    /// so summaries and correlations cover the whole world.
+    public init(count: Int, seed: UInt64, encoder: ShapesTextEncoder, rewardKeys: [String] = ShapesRewards.keys,
+                numBins: Int = 64, logger: Logger) throws {
         guard count > 0 else { throw EngineError("ShapesTrainingSet", "count must be positive") }
+        try Self.checkRewardKeys(rewardKeys)
         let t0 = Date()
         let samples = ShapesWorld.dataset(count: count, seed: seed)
         let images = samples.map(\.image)
@@ -101,9 +107,9 @@ public final class ShapesTrainingSet {
 
         let t1 = Date()
         scores = try ShapesRewards.score(images: images, captions: captions)
-        rewardKeys = ShapesRewards.keys
-        logger.info("scored \(rewardKeys.count) rewards in \(String(format: "%.1f", Date().timeIntervalSince(t1)))s")
-        logger.info("reward correlations: \(RewardCorrelation(scores: scores, keys: rewardKeys).summary)")
+        self.rewardKeys = rewardKeys
+        logger.info("scored \(ShapesRewards.keys.count) rewards in \(String(format: "%.1f", Date().timeIntervalSince(t1)))s")
+        logger.info("reward correlations: \(RewardCorrelation(scores: scores, keys: ShapesRewards.keys).summary)")
 
         bins = RewardBins.fit(values: scores.mapValues { $0.map(Double.init) }, numBins: numBins)
         var conditioning = [Float](repeating: 0, count: count * rewardKeys.count)
@@ -118,6 +124,16 @@ public final class ShapesTrainingSet {
         let encoded = encoder.encode(captions)
         text = try Tensor(encoded.embeddings, shape: [count, encoder.maxTokens, encoder.width])
         textMask = try Tensor(encoded.mask, shape: [count, encoder.maxTokens])
+    }
+
+    /// Throws unless `keys` are distinct Shapes rewards, at least one; the error lists the valid names.
+    public static func checkRewardKeys(_ keys: [String]) throws {
+        let unknown = keys.filter { !ShapesRewards.keys.contains($0) }
+        guard unknown.isEmpty, !keys.isEmpty, Set(keys).count == keys.count else {
+            throw TrainingError.badConfig("Shapes rewards must be distinct names out of \(ShapesRewards.keys.joined(separator: ", "))"
+                + (unknown.isEmpty ? ", at least one" : "; unknown: \(unknown.joined(separator: ", "))")
+                + " (got \(keys.isEmpty ? "none" : keys.joined(separator: ", ")))")
+        }
     }
 
     /// Rows `indices` as a training batch.

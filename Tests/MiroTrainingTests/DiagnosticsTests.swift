@@ -51,6 +51,39 @@ import Testing
         #expect(throws: TrainingError.self) { try PositionUse.measure(pipeline, gamma: 0, logger: quietLogger) }
     }
 
+    /// A reward whose embedder outputs a constant is not read, so swapping its values between images must
+    /// change nothing; the caption and the other rewards do reach an untrained network. The baseline's
+    /// rewards are one constant for every image, so no reward can show use there.
+    @Test func conditioningUseIsZeroExactlyForInputsTheNetworkCannotRead() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pipeline = try untrainedPipeline(in: dir)
+        let silenced = "quality_score"
+        let embedder = try #require(pipeline.model.network.coherenceEmbedder["\(silenced)_coherence"])
+        try withoutGrad {
+            try embedder.mapTimeOutput.weight.zero_()
+            try embedder.mapTimeOutput.bias?.zero_()
+        }
+        let use = try ConditioningUse.measure(pipeline, gammas: [0.5], images: 6, logger: quietLogger)
+        #expect(use.rows.map(\.input) == ["caption"] + pipeline.rewardKeys)
+        for row in use.rows {
+            if row.input == silenced {
+                #expect(row.increase == 0 && row.standardError == 0, "\(row)")
+            } else {
+                #expect(abs(row.increase) > 1e-9 && row.standardError > 0, "\(row)")
+            }
+        }
+        #expect(use.table().contains(silenced))
+
+        var baselineConfig = pipeline.config
+        baselineConfig.train.unconditional = true
+        let baseline = try ShapesPipeline(model: pipeline.model, config: baselineConfig, step: 0)
+        let constant = try ConditioningUse.measure(baseline, gammas: [0.5], images: 6, logger: quietLogger)
+        #expect(constant.rows.dropFirst().allSatisfy { $0.increase == 0 }, "\(constant.rows)")
+        #expect(throws: TrainingError.self) { try ConditioningUse.measure(pipeline, images: 1, logger: quietLogger) }
+        #expect(throws: TrainingError.self) { try ConditioningUse.measure(pipeline, gammas: [1], logger: quietLogger) }
+    }
+
     @Test func networkOverridesUseTheOfficialKeysAndNameTheirProblems() throws {
         let tiny = MIROConfig.tiny
         let wider = try tiny.overriding(json: #"{"data_dim": 128, "num_blocks": 3}"#, source: "--network")

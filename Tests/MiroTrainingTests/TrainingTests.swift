@@ -115,6 +115,32 @@ struct TrainingTests {
         let lines = try String(contentsOf: dir.appendingPathComponent("run.json"), encoding: .utf8)
         #expect(lines.contains("\"coherenceKeys\"") || lines.contains("coherence_keys"))
     }
+
+    /// A single-reward specialist: the data's conditioning holds that reward's column only (the same values
+    /// as in the four-reward set), the network one reward embedder, and its checkpoint loads back as such.
+    @Test func aSubsetOfTheShapesRewardsTrainsASpecialist() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let only = try ShapesTrainingSet(count: 64, seed: 5, encoder: ShapesTextEncoder(), rewardKeys: ["quality_score"],
+                                         logger: quietLogger)
+        let k = try #require(ShapesRewards.keys.firstIndex(of: "quality_score"))
+        #expect(only.rewards.shape == [64, 1])
+        #expect(try only.rewards.floats() == (try data.rewards.floats()).enumerated().filter { $0.offset % 4 == k }.map(\.element))
+        var c = microConfig(steps: 1)
+        c.network.coherenceKeys = ["quality_score"]
+        let t = try Trainer(runDirectory: dir, config: c, data: only, resume: false, logger: quietLogger)
+        try t.train()
+        let loaded = try ShapesPipeline(checkpoint: dir)
+        #expect(loaded.rewardKeys == ["quality_score"])
+        #expect(loaded.model.network.coherenceEmbedder.keys == ["quality_score_coherence"])
+
+        for bad in [["aesthetic_score"], [], ["quality_score", "quality_score"]] {
+            let e = #expect(throws: TrainingError.self) {
+                try ShapesTrainingSet(count: 4, seed: 1, encoder: ShapesTextEncoder(), rewardKeys: bad, logger: quietLogger)
+            }
+            #expect(e?.description.contains("alignment_score") == true, "\(bad)")
+        }
+    }
 }
 
 @Suite struct BadInputTests {

@@ -71,6 +71,11 @@ struct Demo: ParsableCommand {
                                            isolated: true)
         try Data(try isolated.json().utf8).write(to: outDir.appendingPathComponent("reward_sweep_isolated.json"), options: .atomic)
 
+        // 8. which conditioning inputs the network reads at all (a reward it ignores cannot follow its target)
+        var quiet = logger
+        quiet.logLevel = .warning
+        let use = try ConditioningUse.measure(pipeline, logger: quiet)
+
         settings.rewardTargets = [:]
         let summary = [
             "MIRO demo on the Shapes world — \(trainer.step) steps × batch \(batchSize), seed \(seed), "
@@ -78,6 +83,7 @@ struct Demo: ParsableCommand {
             eval.table(title: "ShapesEval and rewards (all rewards at 1, guidance \(settings.guidance), \(settings.steps) steps)"),
             sweep.table(),
             isolated.table(),
+            use.table(),
             "files: \(gridURL.path), \(outDir.appendingPathComponent("eval.json").path), "
                 + "\(outDir.appendingPathComponent("reward_sweep.json").path), "
                 + "\(outDir.appendingPathComponent("reward_sweep_isolated.json").path), \(outDir.appendingPathComponent("metrics.jsonl").path)",

@@ -43,8 +43,8 @@ struct Eval: ParsableCommand {
     @Flag(help: ArgumentHelp("With --sweep: per-reward isolation — the negative branch holds the other rewards at 1 "
                              + "and only the swept one at 0 (default negative: all 0).")) var isolated = false
     @Option(help: ArgumentHelp("Also run the denoising probe and write its sheet here (PNG): fresh Shapes images noised "
-                               + "to several γ and the model's one-step x̂₀ of each, the MSE per γ, and the patch "
-                               + "coupling by distance.", valueName: "png"))
+                               + "to several γ and the model's one-step x̂₀ of each, the MSE per γ, the patch "
+                               + "coupling by distance, position use and how much each conditioning input is used.", valueName: "png"))
     var denoise: String?
 
     func validate() throws {
@@ -82,6 +82,7 @@ struct Eval: ParsableCommand {
             print(probe.table())
             print(try PatchCoupling.measure(pipeline, logger: quiet).summary)
             print(try PositionUse.measure(pipeline, logger: quiet).summary)
+            print(try ConditioningUse.measure(pipeline, logger: quiet).table())
             print("wrote \(denoise) (row 1: clean; then per γ: the noisy input, brightened, and x̂₀)")
         }
         if sweep {

@@ -74,7 +74,8 @@ struct ShardOptions: ParsableArguments {
                 + "when missing). Without --data, train on the built-in Shapes world."))
     var paths: [String] = []
     @Option(help: "Bins cache (default: the `miro bins` file name in the first data directory).") var bins: String?
-    @Option(help: "Comma-separated reward keys (default: the seven of the release).") var rewards: String?
+    @Option(help: ArgumentHelp("Comma-separated reward keys to condition on (default: the seven of the release; on the "
+                               + "Shapes world a subset of its four, e.g. quality_score for a single-reward model).")) var rewards: String?
     @Option(help: "Probability of the synthetic caption (embedding and scores); release: 0.5.") var syntheticProb = 0.5
     @Option(help: "Skip samples smaller than this (JSON width/height).") var minImageSize = 256
     @Option(help: "Reader threads.") var workers = 2
@@ -161,6 +162,10 @@ struct Train: ParsableCommand {
             config.dataset.shards = try shards.settings()
             config.textEncoder.name = "precomputed"
             config.network.coherenceKeys = shards.rewardKeys
+        } else if let subset = shards.rewards {
+            // A specialist on some of the Shapes rewards (the paper's single-reward models).
+            config.network.coherenceKeys = ShardOptions.rewardList(subset)
+            try ShapesTrainingSet.checkRewardKeys(config.network.coherenceKeys)
         }
         config.train.logEvery = logEvery
         config.train.sampleEvery = sampleEvery
@@ -210,7 +215,8 @@ enum TrainingSession {
                     + "the network has data_size \(n.dataSize), num_input_channels \(n.numInputChannels), label_dim \(n.labelDim)")
             }
             let encoder = ShapesTextEncoder(width: config.textEncoder.width, maxTokens: config.textEncoder.maxTokens)
-            data = try ShapesTrainingSet(count: config.dataset.count, seed: config.dataset.seed, encoder: encoder, logger: logger)
+            data = try ShapesTrainingSet(count: config.dataset.count, seed: config.dataset.seed, encoder: encoder,
+                                         rewardKeys: n.coherenceKeys, logger: logger)
         }
         let trainer = try Trainer(runDirectory: run, config: config, data: data, resume: resume, logger: logger)
         let baseline = trainer.config.train.unconditional ? " (baseline: constant reward inputs)" : ""
