@@ -58,10 +58,11 @@ public struct ConditioningUse: Sendable {
             variants.append((key, MIROConditioning(text: own.text, textMask: own.textMask, rewards: tensor)))
         }
 
+        // The noised inputs are the same for every variant; only the conditioning changes.
+        let inputs = try gammas.map { (gamma: $0, y: try batch.noised($0)) }
         /// Per-image x̂₀ MSE at each γ level: [level][image].
         func perImageError(_ conditioning: MIROConditioning) throws -> [[Double]] {
-            try gammas.map { gamma in
-                let y = try batch.noised(gamma)
+            try inputs.map { gamma, y in
                 let estimate = try y - batch.predict(y, gamma: gamma, conditioning: conditioning) * (1 - gamma)
                 return try (estimate - batch.x0).pow(2).reshaped([images, -1]).mean([1]).floats().map(Double.init)
             }
