@@ -7,6 +7,11 @@ import MiroData
 /// Negative targets are the sampler's default (every reward 0) unless `isolated`: then the negative
 /// branch holds every other reward at 1 too and only the swept reward at 0 — the paper's per-reward
 /// isolation (method §7.3), where the shared direction cancels and CFG pushes along that reward alone.
+///
+/// Every target is sampled from the same prompts and the same noise (one seed per chunk), so a target's effect
+/// is read image by image: the rise from the first to the last target is judged against the standard error of
+/// the per-image differences, not of two independent means (which would count the spread between prompts and
+/// noise draws, shared by both ends, as noise).
 public struct RewardSweep: Codable, Sendable {
     public var targets: [Double]
     public var isolated: Bool? = nil
@@ -14,6 +19,9 @@ public struct RewardSweep: Codable, Sendable {
     public var means: [String: [Double]]
     /// reward → standard error of each mean (sample s.d. / √n); absent in sweeps written before it was kept.
     public var standardErrors: [String: [Double]]? = nil
+    /// reward → standard error of the mean per-image rise (last target − first, same prompt and noise);
+    /// absent in sweeps written before it was kept.
+    public var riseStandardErrors: [String: Double]? = nil
     /// The quality reward's factors (sharpness, noise, blockiness) per quality target: which defect moves.
     public var qualityFactors: [String: [Double]]? = nil
 
@@ -21,11 +29,13 @@ public struct RewardSweep: Codable, Sendable {
     public static let defaultImages = 84
 
     public init(targets: [Double], isolated: Bool? = nil, means: [String: [Double]],
-                standardErrors: [String: [Double]]? = nil, qualityFactors: [String: [Double]]? = nil) {
+                standardErrors: [String: [Double]]? = nil, riseStandardErrors: [String: Double]? = nil,
+                qualityFactors: [String: [Double]]? = nil) {
         self.targets = targets
         self.isolated = isolated
         self.means = means
         self.standardErrors = standardErrors
+        self.riseStandardErrors = riseStandardErrors
         self.qualityFactors = qualityFactors
     }
 
@@ -33,11 +43,12 @@ public struct RewardSweep: Codable, Sendable {
                            isolated: Bool = false) throws -> RewardSweep {
         let prompts = ShapesEval.prompts().map(\.prompt)
         let texts = (0..<images).map { prompts[$0 % prompts.count] }
-        var means: [String: [Double]] = [:], errors: [String: [Double]] = [:]
+        var means: [String: [Double]] = [:], errors: [String: [Double]] = [:], riseErrors: [String: Double] = [:]
         var factors: [String: [Double]] = [:]
         for key in pipeline.rewardKeys {
             guard let reward = ShapesRewards.all.first(where: { $0.name == key }) else { continue }
-            for value in targets {
+            var firstScores: [Float] = [], lastScores: [Float] = []
+            for (i, value) in targets.enumerated() {
                 var s = settings
                 s.rewardTargets = [key: value]
                 if isolated {
@@ -47,13 +58,16 @@ public struct RewardSweep: Codable, Sendable {
                 let scores = try reward.score(images: generated, captions: texts)
                 means[key, default: []].append(scores.mean)
                 errors[key, default: []].append(Self.standardError(scores))
+                if i == 0 { firstScores = scores }
+                if i == targets.count - 1 { lastScores = scores }
                 if key == QualityReward().name {
                     for (name, mean) in QualityReward.meanFactors(generated) { factors[name, default: []].append(mean) }
                 }
             }
+            riseErrors[key] = Self.standardError(zip(lastScores, firstScores).map { $0 - $1 })
         }
         return RewardSweep(targets: targets, isolated: isolated ? true : nil, means: means, standardErrors: errors,
-                           qualityFactors: factors.isEmpty ? nil : factors)
+                           riseStandardErrors: riseErrors, qualityFactors: factors.isEmpty ? nil : factors)
     }
 
     /// Sample standard deviation / √n (0 for fewer than two scores).
@@ -70,18 +84,24 @@ public struct RewardSweep: Codable, Sendable {
     }
 
     /// What the sweep shows for one reward. A non-decreasing sequence whose total rise (last − first target)
-    /// is at most two standard errors of that difference is "flat": the order may be chance. The sweeps
-    /// use independent images per target, so the difference's s.e. is √(se_first² + se_last²). Without
-    /// standard errors (sweeps written before they were kept) only a rise of exactly 0 is flat.
+    /// is at most two standard errors of that rise is "flat": the order may be chance. The s.e. is the paired
+    /// one (`riseStandardErrors`); sweeps written before it was kept fall back to treating the two ends as
+    /// independent, √(se_first² + se_last²), which overstates the noise. Without any standard errors only a
+    /// rise of exactly 0 is flat.
     public func verdict(_ key: String) -> String {
         guard isMonotonic(key) else { return "not monotonic" }
         guard let m = means[key], let first = m.first, let last = m.last else { return "not monotonic" }
         let rise = last - first
-        guard let se = standardErrors?[key], let seFirst = se.first, let seLast = se.last else {
+        let noise: Double
+        if let paired = riseStandardErrors?[key] {
+            noise = 2 * paired
+        } else if let se = standardErrors?[key], let seFirst = se.first, let seLast = se.last {
+            noise = 2 * (seFirst * seFirst + seLast * seLast).squareRoot()
+        } else {
             return rise > 0 ? "monotonic" : "flat (no rise)"
         }
-        let noise = 2 * (seFirst * seFirst + seLast * seLast).squareRoot()
-        return rise > noise ? "monotonic" : String(format: "flat (rise %.4f ≤ 2 s.e. %.4f)", rise, noise)
+        let verdict = rise > noise ? "monotonic" : "flat"
+        return verdict + String(format: " (rise %.4f %@ 2 s.e. %.4f)", rise, rise > noise ? ">" : "≤", noise)
     }
 
     public func json() throws -> String {
@@ -92,7 +112,7 @@ public struct RewardSweep: Codable, Sendable {
 
     public func table() -> String {
         let negatives = isolated == true ? "negative: others at 1, this one at 0" : "negative: all at 0"
-        var lines = ["reward target sweep (others at 1; \(negatives)): measured mean at target "
+        var lines = ["reward target sweep (others at 1; \(negatives); same prompts and noise at every target): measured mean at target "
                      + targets.map { String($0) }.joined(separator: " / ")]
         for key in means.keys.sorted() {
             let values = means[key]!.map { String(format: "%.4f", $0) }.joined(separator: " / ")

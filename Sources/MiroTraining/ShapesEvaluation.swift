@@ -12,6 +12,20 @@ public struct ShapesEvaluation: Codable, Sendable {
     public var qualityFactors: [String: Double]? = nil
     public var images: Int
     public var step: Int
+    /// The evaluation noise seed (`Settings.seed`); absent in evaluations written before it was kept.
+    public var seed: UInt64? = nil
+    /// Every image's scores, in generation order (prompt by prompt), so that two evaluations made with the same
+    /// prompts and noise can be compared image by image (`EvaluationComparison`).
+    public var perImage: PerImage? = nil
+
+    public struct PerImage: Codable, Sendable, Equatable {
+        /// ShapesEval category of each image's prompt.
+        public var categories: [String]
+        /// ShapesEval verdict of each image.
+        public var correct: [Bool]
+        /// reward → each image's score.
+        public var rewards: [String: [Float]]
+    }
 
     /// Generates `perPrompt` images for every ShapesEval prompt with `settings` and scores them.
     public static func run(_ pipeline: ShapesPipeline, settings: ShapesPipeline.Settings, perPrompt: Int = 4,
@@ -22,9 +36,11 @@ public struct ShapesEvaluation: Codable, Sendable {
         let result = try ShapesEval.score(images: images, prompts: prompts)
         let scores = try ShapesRewards.score(images: images, captions: texts)
         let means = scores.mapValues(\.mean)
+        let perImage = PerImage(categories: result.perPrompt.flatMap { p in p.correct.map { _ in p.category.rawValue } },
+                                correct: result.perPrompt.flatMap(\.correct), rewards: scores)
         return (ShapesEvaluation(overall: result.overall, categories: result.categories, rewards: means,
                                  qualityFactors: QualityReward.meanFactors(images), images: images.count,
-                                 step: pipeline.step), images)
+                                 step: pipeline.step, seed: settings.seed, perImage: perImage), images)
     }
 
     /// `{"overall", "categories": {...}, "rewards": {name: mean}, ...}` with sorted keys.
@@ -32,6 +48,17 @@ public struct ShapesEvaluation: Codable, Sendable {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted]
         return String(decoding: try e.encode(self), as: UTF8.self)
+    }
+
+    /// Reads a `json()` file, naming the file in errors.
+    public static func read(_ url: URL) throws -> ShapesEvaluation {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw TrainingError.badConfig("cannot read evaluation \(url.path): \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(ShapesEvaluation.self, from: data) } catch {
+            throw TrainingError.badConfig("\(url.path) is not a miro eval --json file: \(error)")
+        }
     }
 
     /// A small aligned table.

@@ -13,7 +13,7 @@ import Testing
                     "constant": [0, 0, 0]],
             standardErrors: ["rises": [0.02, 0.02, 0.02], "flat": [0.01, 0.01, 0.01], "falls": [0.001, 0.001, 0.001],
                              "constant": [0, 0, 0]])
-        #expect(sweep.verdict("rises") == "monotonic")
+        #expect(sweep.verdict("rises") == "monotonic (rise 0.5000 > 2 s.e. 0.0566)", "\(sweep.verdict("rises"))")
         #expect(sweep.verdict("flat").hasPrefix("flat"), "\(sweep.verdict("flat"))")
         #expect(sweep.verdict("falls") == "not monotonic")
         #expect(sweep.verdict("constant").hasPrefix("flat"), "\(sweep.verdict("constant"))")
@@ -23,8 +23,23 @@ import Testing
 
         let old = #"{"targets": [0, 1], "means": {"q": [0.1, 0.1001], "c": [0.2, 0.2]}}"#
         let decoded = try JSONDecoder().decode(RewardSweep.self, from: Data(old.utf8))
-        #expect(decoded.isolated == nil && decoded.standardErrors == nil)
+        #expect(decoded.isolated == nil && decoded.standardErrors == nil && decoded.riseStandardErrors == nil)
         #expect(decoded.verdict("q") == "monotonic" && decoded.verdict("c") == "flat (no rise)")
+    }
+
+    /// Both ends of a sweep share prompts and noise, so the rise is judged by the per-image differences: a rise
+    /// that is small next to the spread of the means (flat when the ends are taken as independent) but larger than
+    /// the spread of the differences is real. `run` must record that paired s.e. for every reward.
+    @Test func pairedStandardErrorJudgesTheRise() throws {
+        let unpaired = RewardSweep(targets: [0, 1], means: ["q": [0.20, 0.22]], standardErrors: ["q": [0.02, 0.02]])
+        #expect(unpaired.verdict("q").hasPrefix("flat"), "\(unpaired.verdict("q"))")
+        var paired = unpaired
+        paired.riseStandardErrors = ["q": 0.005]
+        #expect(paired.verdict("q") == "monotonic (rise 0.0200 > 2 s.e. 0.0100)", "\(paired.verdict("q"))")
+        paired.riseStandardErrors = ["q": 0.011]
+        #expect(paired.verdict("q") == "flat (rise 0.0200 ≤ 2 s.e. 0.0220)", "\(paired.verdict("q"))")
+        let roundTrip = try JSONDecoder().decode(RewardSweep.self, from: Data(try paired.json().utf8))
+        #expect(roundTrip.riseStandardErrors == ["q": 0.011])
     }
 
     /// With isolation and the swept target at 0 both CFG branches carry the same rewards, so guidance cancels:
@@ -57,6 +72,8 @@ import Testing
             largestIsolatedGap = max(largestIsolatedGap, abs(a - b))
             largestContrast = max(largestContrast, abs(try #require(contrasted.means[key]?.first) - b))
             #expect(isolated.standardErrors?[key]?.count == 1)
+            // One target: first and last are the same images, so the paired rise is exactly 0 with s.e. 0.
+            #expect(isolated.riseStandardErrors?[key] == 0)
         }
         #expect(largestIsolatedGap < 1e-5, "isolated at target 0 vs unguided: \(largestIsolatedGap)")
         #expect(largestContrast > 1e-4, "guidance against all-0 negatives should change some reward: \(largestContrast)")

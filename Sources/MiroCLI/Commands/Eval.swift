@@ -11,18 +11,25 @@ struct EvalOptions: ParsableArguments {
     var evalGuidance = 1.0
     @Option(help: "Images per ShapesEval prompt (GenEval uses 4).") var perPrompt = 4
     @Option(help: "Seed of the evaluation noise.") var evalSeed: UInt64 = 2024
+    @Option(help: "First guided Euler step of evaluation samples (earlier steps run conditional-only).") var guidanceStart = 0
+    @Option(help: "Last guided Euler step, inclusive (default: the last).") var guidanceEnd: Int?
 
     func settings() -> ShapesPipeline.Settings {
         var s = ShapesPipeline.Settings()
         s.steps = evalSteps
         s.guidance = evalGuidance
         s.seed = evalSeed
+        s.guidanceStartStep = guidanceStart
+        s.guidanceEndStep = guidanceEnd
         return s
     }
 
     func validate() throws {
         guard evalSteps >= 1, perPrompt >= 1, evalGuidance >= 0 else {
             throw ValidationError("--eval-steps and --per-prompt must be ≥ 1 and --eval-guidance ≥ 0")
+        }
+        guard guidanceStart >= 0, guidanceEnd.map({ $0 >= guidanceStart }) ?? true else {
+            throw ValidationError("--guidance-start must be ≥ 0 and --guidance-end ≥ --guidance-start")
         }
     }
 }
@@ -38,8 +45,16 @@ struct Eval: ParsableCommand {
     @Option(help: "Also write the result as JSON here: {\"overall\", \"categories\": {...}, \"rewards\": {...}}.")
     var json: String?
     @Option(name: .customLong("reward"), help: "Positive target NAME=VALUE (repeatable; default all 1).") var rewards: [String] = []
+    @Option(name: .customLong("negative-reward"), help: ArgumentHelp(
+        "Negative target NAME=VALUE (repeatable; default all 0); also the sweep's negative unless --isolated."))
+    var negativeRewards: [String] = []
+    @Option(help: ArgumentHelp("Compare image by image with an earlier --json of another model (same --per-prompt "
+                               + "and --eval-seed): differences with their standard errors.", valueName: "json"))
+    var compareTo: String?
     @OptionGroup var evaluation: EvalOptions
     @Flag(help: "Also run the reward-target sweep: each reward's target at 0 / 0.5 / 1, the others at 1.") var sweep = false
+    @Option(help: "With --sweep: images per target (the ShapesEval prompts in turn; same noise at every target).")
+    var sweepImages = RewardSweep.defaultImages
     @Flag(help: ArgumentHelp("With --sweep: per-reward isolation — the negative branch holds the other rewards at 1 "
                              + "and only the swept one at 0 (default negative: all 0).")) var isolated = false
     @Option(help: ArgumentHelp("Also run the denoising probe and write its sheet here (PNG): fresh Shapes images noised "
@@ -50,7 +65,9 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard suite == "shapes" else { throw ValidationError("unknown --suite '\(suite)'; available: shapes") }
         _ = try RewardTargets.parse(rewards, option: "--reward")
+        _ = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
         if isolated && !sweep { throw ValidationError("--isolated applies to --sweep; add --sweep") }
+        guard sweepImages >= 2 else { throw ValidationError("--sweep-images must be ≥ 2 (got \(sweepImages))") }
     }
 
     func run() throws {
@@ -59,13 +76,19 @@ struct Eval: ParsableCommand {
         let pipeline = try ShapesPipeline(checkpoint: URL(fileURLWithPath: checkpoint))
         var settings = evaluation.settings()
         settings.rewardTargets = try RewardTargets.parse(rewards, option: "--reward")
+        settings.negativeRewardTargets = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
         try pipeline.validate(settings.rewardTargets)
+        try pipeline.validate(settings.negativeRewardTargets)
         let bar = ProgressBar("ShapesEval", total: ShapesEval.prompts().count * evaluation.perPrompt)
         let (result, _) = try ShapesEvaluation.run(pipeline, settings: settings, perPrompt: evaluation.perPrompt) { done, _ in
             bar.update(done)
         }
         bar.finish()
         print(result.table(title: "checkpoint \(checkpoint) (step \(pipeline.step))"))
+        if let compareTo {
+            let reference = try ShapesEvaluation.read(URL(fileURLWithPath: compareTo))
+            print(try EvaluationComparison(result, against: reference).table(name: "this", referenceName: "reference"))
+        }
         if let json {
             let url = URL(fileURLWithPath: json)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -86,8 +109,10 @@ struct Eval: ParsableCommand {
             print("wrote \(denoise) (row 1: clean; then per γ: the noisy input, brightened, and x̂₀)")
         }
         if sweep {
-            print(try RewardSweep.run(pipeline, settings: evaluation.settings(), targets: [0, 0.5, 1],
-                                      images: RewardSweep.defaultImages, isolated: isolated).table())
+            var sweepSettings = evaluation.settings()
+            sweepSettings.negativeRewardTargets = settings.negativeRewardTargets
+            print(try RewardSweep.run(pipeline, settings: sweepSettings, targets: [0, 0.5, 1],
+                                      images: sweepImages, isolated: isolated).table())
         }
     }
 }
