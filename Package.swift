@@ -1,13 +1,20 @@
 // swift-tools-version: 6.1
 // miro-swift: MIRO (multi-reward conditioned pretraining) in Swift over libtorch.
 //
-// Layers, bottom to top:  CTorch (C shim over libtorch) → MiroEngine (Tensor, autograd, RNG)
-//   → MiroNN (modules, layers, state dicts) → MiroOptim (AdamW, LAMB, schedules, EMA)
-//   → MiroIO (tensors ⇄ safetensors / .npy files, checkpoints)
-//   → MiroModels (the MIRO network, preconditioning, loss, sampler) and MiroData (Shapes world, rewards,
-//     reward bins, PNG; pure Swift) → training / CLI.
-//   → models / training / sampling / data (later) → miro (the CLI).
-// MiroFormats (safetensors, .npy) is pure Swift and depends on nothing.
+// Modules, bottom to top (`graph` below; scripts/check-module-graph.sh checks every import against it):
+//   CTorch        the C shim over libtorch
+//   MiroFormats   safetensors, .npy, tar, the Python-dialect JSON value (pure Swift)
+//   MiroEngine    Tensor, autograd, Generator
+//   MiroNN        Module tree, layers, state dicts       MiroOptim  AdamW, LAMB, EMA, schedules
+//   MiroIO        tensors ⇄ files, the checkpoint file format
+//   MiroImage     RGBImage, PNG, grids                   MiroRewards  the RewardModel protocol, reward bins
+//   MiroModels    the MIRO network, preconditioning, loss, sampler
+//   MiroData      webdataset shards: readers, epoch plans, cursors, the bins-cache builder
+//   MiroShapes    the built-in Shapes world: generator, detector, its four rewards, text encoder, ShapesEval
+//   MiroPipeline  text → image (Shapes runs and official folders), run configs, input validation, export
+//   MiroTraining  the train step, the trainer, training data, sessions          (never imported by MiroPipeline)
+//   MiroEval      evaluations, sweeps, the convergence experiment, probes, benchmarks
+//   miro          the CLI
 //
 // Building against another libtorch (e.g. PyTorch 2.x with CUDA on a GPU machine):
 //   LIBTORCH=/path/to/libtorch swift build -c release
@@ -32,17 +39,43 @@ if !torchLibDirs.isEmpty {
 }
 if torchCUDA { shimLinker += [.linkedLibrary("torch_cuda"), .linkedLibrary("c10_cuda")] }
 
+/// The project modules each target depends on: one line per target, checked by scripts/check-module-graph.sh.
+let graph: [String: [String]] = [
+    "MiroFormats": [],
+    "MiroEngine": ["CTorch"],
+    "MiroNN": ["MiroEngine"],
+    "MiroOptim": ["MiroEngine", "MiroNN"],
+    "MiroIO": ["MiroEngine", "MiroNN", "MiroFormats"],
+    "MiroImage": ["MiroFormats"],
+    "MiroModels": ["MiroEngine", "MiroNN"],
+    "MiroRewards": ["MiroImage", "MiroFormats"],
+    "MiroData": ["MiroFormats", "MiroEngine", "MiroRewards"],
+    "MiroShapes": ["MiroRewards", "MiroImage", "MiroData"],
+    "MiroPipeline": ["MiroEngine", "MiroNN", "MiroFormats", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"],
+    "MiroTraining": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline"],
+    "MiroEval": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining"],
+]
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+/// Targets that log take a `Logger` (only the executable bootstraps logging).
+let logs: Set<String> = ["MiroNN", "MiroData", "MiroPipeline", "MiroTraining", "MiroEval"]
+
+func library(_ name: String) -> Target {
+    .target(name: name, dependencies: graph[name, default: []].map { .target(name: $0) } + (logs.contains(name) ? [logging] : []),
+            path: "Sources/\(name)")
+}
+
+func tests(_ name: String, _ dependencies: [String], fixtures: Bool = false) -> Target {
+    .testTarget(name: name, dependencies: dependencies.map { .target(name: $0) } + [logging], path: "Tests/\(name)",
+                resources: fixtures ? [.copy("Fixtures")] : nil)
+}
+
+let libraries = ["MiroFormats", "MiroEngine", "MiroNN", "MiroOptim", "MiroIO", "MiroImage", "MiroModels", "MiroRewards",
+                 "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining", "MiroEval"]
+
 let package = Package(
     name: "miro-swift",
     platforms: [.macOS(.v14)],
-    products: [
-        .executable(name: "miro", targets: ["miro"]),
-        .library(name: "MiroEngine", targets: ["MiroEngine"]),
-        .library(name: "MiroNN", targets: ["MiroNN"]),
-        .library(name: "MiroOptim", targets: ["MiroOptim"]),
-        .library(name: "MiroFormats", targets: ["MiroFormats"]),
-        .library(name: "MiroIO", targets: ["MiroIO"]),
-    ],
+    products: [.executable(name: "miro", targets: ["miro"])] + libraries.map { .library(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -54,58 +87,25 @@ let package = Package(
             cxxSettings: [.unsafeFlags(shimFlags)],
             linkerSettings: shimLinker
         ),
-        .target(name: "MiroFormats", path: "Sources/MiroFormats"),
-        .target(name: "MiroEngine", dependencies: ["CTorch"], path: "Sources/MiroEngine"),
-        .target(
-            name: "MiroNN",
-            dependencies: ["MiroEngine", .product(name: "Logging", package: "swift-log")],
-            path: "Sources/MiroNN"
-        ),
-        .target(name: "MiroIO", dependencies: ["MiroEngine", "MiroNN", "MiroFormats"], path: "Sources/MiroIO"),
-        // Pure Swift: the built-in Shapes world, reward scorers, reward bins, PNG.
-        .target(name: "MiroData", dependencies: ["MiroFormats", .product(name: "Logging", package: "swift-log")],
-                path: "Sources/MiroData"),
-        .target(name: "MiroModels", dependencies: ["MiroEngine", "MiroNN"], path: "Sources/MiroModels"),
-        .target(
-            name: "MiroTraining",
-            dependencies: ["MiroEngine", "MiroNN", "MiroOptim", "MiroIO", "MiroFormats", "MiroModels", "MiroData",
-                           .product(name: "Logging", package: "swift-log")],
-            path: "Sources/MiroTraining"
-        ),
-        .target(name: "MiroOptim", dependencies: ["MiroEngine", "MiroNN"], path: "Sources/MiroOptim"),
-        // Official MIRO checkpoint folders (config.json + model.safetensors + uncond_embedding.npy), both ways.
-        .target(name: "MiroRelease",
-                dependencies: ["MiroEngine", "MiroNN", "MiroOptim", "MiroIO", "MiroFormats", "MiroModels", "MiroData",
-                               "MiroTraining", .product(name: "Logging", package: "swift-log")],
-                path: "Sources/MiroRelease"),
+    ] + libraries.map(library) + [
         .executableTarget(
             name: "miro",
-            dependencies: [
-                "MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO", "MiroData", "MiroModels", "MiroTraining",
-                "MiroRelease",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+            dependencies: libraries.map { .target(name: $0) } + [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), logging,
             ],
             path: "Sources/MiroCLI"
         ),
-        .testTarget(name: "MiroFormatsTests", dependencies: ["MiroFormats"], path: "Tests/MiroFormatsTests",
-                    resources: [.copy("Fixtures")]),
-        .testTarget(name: "MiroEngineTests", dependencies: ["MiroEngine", "MiroNN", "MiroFormats"],
-                    path: "Tests/MiroEngineTests"),
-        .testTarget(name: "MiroDataTests", dependencies: ["MiroData", .product(name: "Logging", package: "swift-log")],
-                    path: "Tests/MiroDataTests",
-                    resources: [.copy("Fixtures")]),
-        .testTarget(name: "MiroModelsTests", dependencies: ["MiroEngine", "MiroNN", "MiroModels", "MiroIO"],
-                    path: "Tests/MiroModelsTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "MiroTrainingTests",
-                    dependencies: ["MiroEngine", "MiroModels", "MiroData", "MiroTraining", .product(name: "Logging", package: "swift-log")],
-                    path: "Tests/MiroTrainingTests"),
-        .testTarget(name: "MiroReleaseTests",
-                    dependencies: ["MiroEngine", "MiroNN", "MiroIO", "MiroFormats", "MiroModels", "MiroTraining", "MiroRelease",
-                                   .product(name: "Logging", package: "swift-log")],
-                    path: "Tests/MiroReleaseTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "MiroNNTests", dependencies: ["MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO"],
-                    path: "Tests/MiroNNTests", resources: [.copy("Fixtures")]),
+        tests("MiroFormatsTests", ["MiroFormats"], fixtures: true),
+        tests("MiroEngineTests", ["MiroEngine", "MiroNN", "MiroFormats"]),
+        tests("MiroNNTests", ["MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO"], fixtures: true),
+        tests("MiroModelsTests", ["MiroEngine", "MiroNN", "MiroModels", "MiroIO"], fixtures: true),
+        tests("MiroDataTests", ["MiroFormats", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"], fixtures: true),
+        tests("MiroPipelineTests", ["MiroEngine", "MiroNN", "MiroIO", "MiroFormats", "MiroModels", "MiroImage", "MiroShapes",
+                                    "MiroPipeline", "MiroTraining"], fixtures: true),
+        tests("MiroTrainingTests", ["MiroEngine", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData",
+                                    "MiroShapes", "MiroPipeline", "MiroTraining"]),
+        tests("MiroEvalTests", ["MiroEngine", "MiroModels", "MiroImage", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining",
+                                "MiroEval"]),
     ],
     cxxLanguageStandard: .cxx17
 )

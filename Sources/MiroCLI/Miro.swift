@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import MiroEngine
+import MiroEval
 
 /// The `miro` command: one root with subcommands, as swift-argument-parser tools are laid out.
 @main

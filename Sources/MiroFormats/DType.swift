@@ -4,6 +4,8 @@
 /// "increasing alignment order"; the reference writer sorts tensors by *descending* position in that enum (then
 /// by name), so ``alignmentRank`` is the position here. The order is therefore part of the file format: changing
 /// it would change the bytes our writer produces.
+
+
 public enum SafeTensorsDType: String, CaseIterable, Sendable, Codable {
     case bool = "BOOL"
     /// FP4 E2M1, two elements per byte.

@@ -5,7 +5,10 @@ import Foundation
 import Logging
 import MiroData
 import MiroEngine
+import MiroFormats
 import MiroModels
+import MiroPipeline
+import MiroRewards
 
 /// Enriched webdataset shards as training data: the `ShardLoader` stream of VAE posteriors, T5
 /// embeddings and binned rewards, turned into model inputs.

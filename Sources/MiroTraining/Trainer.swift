@@ -2,9 +2,12 @@ import Foundation
 import Logging
 import MiroData
 import MiroEngine
+import MiroIO
 import MiroModels
 import MiroNN
 import MiroOptim
+import MiroPipeline
+import MiroRewards
 
 /// MIRO training (method §6), laid out like nanoGPT's loop: set up, then per step
 /// batch → loss (with the self-conditioning pass) → backward → NaN guard → clip → LAMB → EMA,

@@ -1,6 +1,8 @@
 import Foundation
 import MiroEngine
+import MiroFormats
 import MiroModels
+import MiroPipeline
 
 /// What the trainer reads: a dataset that opens seeded batch streams (the Shapes world in memory,
 /// or enriched webdataset shards on disk).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MiroData
+import MiroRewards
 
 /// `BinsCacheBuilder` against `scripts/build_coherence_bins_cache.py` as re-run by `scripts/make_shard_fixtures.py`
 /// on the fixture shards (real CPython `random`, real `tarfile`, edges from the float32 `_compute_bins`

@@ -1,5 +1,6 @@
 import Testing
 import MiroData
+import MiroImage
 
 @Suite("Image grid")
 struct ImageGridTests {
@@ -26,7 +27,7 @@ struct ImageGridTests {
 
     @Test("invalid grids throw")
     func invalid() {
-        #expect(throws: MiroDataError.self) { try ImageGrid.tile([], columns: 2) }
-        #expect(throws: MiroDataError.self) { try ImageGrid.tile([RGBImage(width: 1, height: 1)], columns: 0) }
+        #expect(throws: ImageError.self) { try ImageGrid.tile([], columns: 2) }
+        #expect(throws: ImageError.self) { try ImageGrid.tile([RGBImage(width: 1, height: 1)], columns: 0) }
     }
 }

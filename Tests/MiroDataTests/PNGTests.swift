@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import MiroData
+import MiroImage
+import MiroShapes
 
 @Suite("PNG writer and reader")
 struct PNGTests {
@@ -79,10 +81,10 @@ struct PNGTests {
         let data = try PNG.encode(Self.sample, text: entries)
         #expect(Self.chunks(data).map(\.type) == ["IHDR", "tEXt", "tEXt", "iTXt", "IDAT", "IEND"])
         #expect(try PNGReader.decode(data).text == entries)
-        #expect(throws: MiroDataError.self) { try PNG.encode(Self.sample, text: [PNGText("", "x")]) }
-        #expect(throws: MiroDataError.self) { try PNG.encode(Self.sample, text: [PNGText(" lead", "x")]) }
-        #expect(throws: MiroDataError.self) { try PNG.encode(Self.sample, text: [PNGText(String(repeating: "k", count: 80), "x")]) }
-        #expect(throws: MiroDataError.self) { try PNG.encode(Self.sample, text: [PNGText("k", "nul\u{0}inside")]) }
+        #expect(throws: ImageError.self) { try PNG.encode(Self.sample, text: [PNGText("", "x")]) }
+        #expect(throws: ImageError.self) { try PNG.encode(Self.sample, text: [PNGText(" lead", "x")]) }
+        #expect(throws: ImageError.self) { try PNG.encode(Self.sample, text: [PNGText(String(repeating: "k", count: 80), "x")]) }
+        #expect(throws: ImageError.self) { try PNG.encode(Self.sample, text: [PNGText("k", "nul\u{0}inside")]) }
     }
 
     @Test("the reader rejects damaged files")
@@ -90,9 +92,9 @@ struct PNGTests {
         let good = [UInt8](try PNG.encode(Self.sample))
         var badCRC = good
         badCRC[20] ^= 1  // inside IHDR
-        #expect(throws: MiroDataError.self) { try PNGReader.decode(Data(badCRC)) }
-        #expect(throws: MiroDataError.self) { try PNGReader.decode(Data(good.prefix(good.count - 20))) }
-        #expect(throws: MiroDataError.self) { try PNGReader.decode(Data([1, 2, 3])) }
+        #expect(throws: ImageError.self) { try PNGReader.decode(Data(badCRC)) }
+        #expect(throws: ImageError.self) { try PNGReader.decode(Data(good.prefix(good.count - 20))) }
+        #expect(throws: ImageError.self) { try PNGReader.decode(Data([1, 2, 3])) }
     }
 
     @Test("atomic write: the file appears whole, replaces an old one, leaves no temporary files")
@@ -105,7 +107,7 @@ struct PNGTests {
         try PNG.write(Self.sample, to: url, text: [PNGText("parameters", "x")])
         #expect(try PNGReader.decode(Data(contentsOf: url)).bytes == Self.sample.rgbBytes())
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["sample.png"])
-        #expect(throws: MiroDataError.self) {
+        #expect(throws: ImageError.self) {
             try PNG.write(Self.sample, to: directory.appendingPathComponent("missing/sub/x.png"))
         }
     }

@@ -1,6 +1,8 @@
 import Foundation
-import MiroData
 import Testing
+import MiroData
+import MiroFormats
+import MiroRewards
 
 /// Fixtures in Fixtures/bins/, written by `scripts/make_bins_fixtures.py` (numpy 1.24.2 re-implementation of
 /// the official `_compute_bins` / bucketize / cache writer, cross-checked bit for bit against torch 2.5.1).

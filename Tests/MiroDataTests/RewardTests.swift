@@ -1,5 +1,8 @@
 import Testing
 import MiroData
+import MiroImage
+import MiroRewards
+import MiroShapes
 
 /// Each reward must move the right way on the degradation it is meant to see. Pairs share index and seed, so
 /// a degraded sample shows the same scene and caption as its clean twin (degradations draw from their own stream).
@@ -188,7 +191,7 @@ struct RewardTests {
     @Test("mismatched image and caption counts throw", arguments: ShapesRewards.keys)
     func countMismatch(key: String) {
         let reward = ShapesRewards.all.first { $0.name == key }!
-        #expect(throws: MiroDataError.self) {
+        #expect(throws: RewardError.self) {
             try reward.score(images: [RGBImage(width: 4, height: 4)], captions: [])
         }
     }

@@ -1,5 +1,7 @@
 import Testing
 import MiroData
+import MiroImage
+import MiroShapes
 
 @Suite("Shape detector")
 struct ShapeDetectorTests {

@@ -1,5 +1,8 @@
 import Testing
 import MiroData
+import MiroImage
+import MiroRewards
+import MiroShapes
 
 @Suite("ShapesEval benchmark")
 struct ShapesEvalTests {
@@ -98,9 +101,9 @@ struct ShapesEvalTests {
 
     @Test("a number of images that is not a multiple of the prompts throws")
     func badCounts() {
-        #expect(throws: MiroDataError.self) { try ShapesEval.score(images: [], prompts: Self.prompts) }
+        #expect(throws: RewardError.self) { try ShapesEval.score(images: [], prompts: Self.prompts) }
         let one = RGBImage(width: 32, height: 32)
-        #expect(throws: MiroDataError.self) {
+        #expect(throws: RewardError.self) {
             try ShapesEval.score(images: Array(repeating: one, count: Self.prompts.count + 1), prompts: Self.prompts)
         }
     }

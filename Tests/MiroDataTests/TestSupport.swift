@@ -1,4 +1,5 @@
 import MiroData
+import MiroShapes
 
 /// Small statistics helpers for the reward tests.
 enum Stats {

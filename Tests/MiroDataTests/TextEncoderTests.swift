@@ -1,5 +1,6 @@
 import Testing
 import MiroData
+import MiroShapes
 
 @Suite("Shapes text encoder")
 struct TextEncoderTests {

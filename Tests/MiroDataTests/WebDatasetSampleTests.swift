@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 import MiroData
+import MiroFormats
+import MiroRewards
+import MiroShapes
 
 /// Enriched-sample decoding (method.md §2.4–§2.5) against the values `scripts/make_shard_fixtures.py` wrote.
 @Suite("WebDataset: enriched samples")

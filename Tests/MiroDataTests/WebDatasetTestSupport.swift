@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-import MiroData
 import Testing
+import MiroData
+import MiroFormats
 
 /// The shard fixtures of `scripts/make_shard_fixtures.py` (Fixtures/shards/) and their `expected.json`.
 enum ShardFixture {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MiroData
+import MiroFormats
 
 /// The tar / index / JSON / `.npy` / Python-random layers under the loader, against the fixtures of
 /// `scripts/make_shard_fixtures.py` (Fixtures/shards/: PAX, ustar, GNU and PAX-with-global-header shards, a

@@ -1,5 +1,6 @@
-import MiroEngine
 import Testing
+import MiroEngine
+import MiroFormats
 
 // Bad input must become a thrown `EngineError` whose message names the problem (libtorch's own
 // text, with the sizes), never a process abort (docs/engine.md rule 5). Each case also checks that

@@ -1,5 +1,6 @@
-import MiroEngine
 import Testing
+import MiroEngine
+import MiroFormats
 
 // A finite-difference gradient checker in float64, in the spirit of `torch.autograd.gradcheck`.
 //

@@ -1,5 +1,6 @@
-import MiroEngine
 import Testing
+import MiroEngine
+import MiroFormats
 
 // Finite-difference checks of the neural-network kernels and of every shape / indexing op.
 // Shape ops have trivial local derivatives, but a wrong index mapping in the backward pass

@@ -1,5 +1,6 @@
-import MiroEngine
 import Testing
+import MiroEngine
+import MiroFormats
 
 // Finite-difference checks of libtorch's autograd through the MiroEngine API: arithmetic,
 // elementwise functions and reductions. (Neural-network kernels and shape ops are in

@@ -1,5 +1,6 @@
-import MiroEngine
 import Testing
+import MiroEngine
+import MiroFormats
 
 // Handle-lifetime regression test (docs/engine.md, interop rule 1).
 //

@@ -1,5 +1,6 @@
-import MiroEngine
 import Testing
+import MiroEngine
+import MiroFormats
 
 // `Generator(seed:)` must draw exactly what `torch.Generator().manual_seed(seed)` draws with
 // libtorch 1.13.1 for the same call, shape and dtype. Reference numbers: `RandomFixtures` at the

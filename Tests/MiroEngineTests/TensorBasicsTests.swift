@@ -1,6 +1,7 @@
 import Foundation
-import MiroEngine
 import Testing
+import MiroEngine
+import MiroFormats
 
 @Suite struct TensorCreationTests {
     @Test func zerosOnesFullEmpty() throws {

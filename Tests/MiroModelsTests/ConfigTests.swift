@@ -1,8 +1,8 @@
 import Foundation
+import Testing
 import MiroEngine
 import MiroModels
 import MiroNN
-import Testing
 
 @Suite struct ConfigTests {
     func json(_ value: some Encodable) throws -> [String: Any] {

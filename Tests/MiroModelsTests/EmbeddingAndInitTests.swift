@@ -1,9 +1,9 @@
 import Foundation
+import Testing
 import MiroEngine
 import MiroIO
 import MiroModels
 import MiroNN
-import Testing
 
 /// A small configuration of the released family for fast CPU tests.
 func testConfig(rewards: [String] = ["a_score", "b_score", "c_score"]) -> MIROConfig {

@@ -1,9 +1,9 @@
 import Foundation
+import Testing
 import MiroEngine
 import MiroIO
 import MiroModels
 import MiroNN
-import Testing
 
 /// Locates committed fixtures (copied into the test bundle as the `Fixtures` folder).
 enum Fixtures {

@@ -1,8 +1,8 @@
 import Foundation
+import Testing
 import MiroEngine
 import MiroModels
 import MiroNN
-import Testing
 
 /// Parity with the official miro-t2i 0.1.4 network, preconditioning, loss and sampler on a small
 /// random-weight float64 configuration (fixture: scripts/make_model_fixtures.py). Errors are the

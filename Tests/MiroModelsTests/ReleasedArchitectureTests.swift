@@ -1,8 +1,8 @@
 import Foundation
+import Testing
 import MiroEngine
 import MiroModels
 import MiroNN
-import Testing
 
 /// The `.miro` preset builds exactly the released architecture: every state-dict entry of the
 /// official miro-t2i 0.1.4 model (key, shape, dtype, parameter/mask/buffer) and 360,411,664

@@ -1,7 +1,8 @@
 import Foundation
-import MiroEngine
-import MiroIO
 import Testing
+import MiroEngine
+import MiroFormats
+import MiroIO
 
 /// Locates committed fixtures (copied into the test bundle as the `Fixtures` folder).
 enum Fixtures {

@@ -1,7 +1,8 @@
 import Foundation
-import MiroEngine
-import MiroNN
 import Testing
+import MiroEngine
+import MiroFormats
+import MiroNN
 
 /// Forward parity of the layers with the official miro-t2i 0.1.4 modules (transformers.py) on
 /// small float64 configurations with random weights; fixtures from scripts/make_nn_fixtures.py.

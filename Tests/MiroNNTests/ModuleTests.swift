@@ -1,8 +1,9 @@
 import Foundation
+import Testing
 import MiroEngine
+import MiroFormats
 import MiroNN
 import MiroOptim
-import Testing
 
 /// The released architecture's state-dict entries (from the official miro-t2i 0.1.4 code), by key.
 func releasedKeys() throws -> [String: (shape: [Int], dtype: String)] {

@@ -1,8 +1,9 @@
 import Foundation
+import Testing
 import MiroEngine
+import MiroFormats
 import MiroNN
 import MiroOptim
-import Testing
 
 /// Step-by-step parity with the official optimizers on a toy problem. Fixtures come from
 /// scripts/make_optim_fixtures.py (miro-t2i 0.1.4 `Lamb` / `WarmupCosineDecayLR`, torch 1.13.1

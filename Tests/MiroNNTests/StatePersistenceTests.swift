@@ -1,9 +1,10 @@
 import Foundation
+import Testing
 import MiroEngine
+import MiroFormats
 import MiroIO
 import MiroNN
 import MiroOptim
-import Testing
 
 /// Optimizer and EMA state survive a trip through a safetensors file, and a run resumed from it
 /// continues bit for bit like the uninterrupted run.

@@ -1,8 +1,9 @@
 import Foundation
+import Testing
 import MiroData
 import MiroModels
+import MiroPipeline
 import MiroTraining
-import Testing
 
 /// `miro train --data` end to end on the committed fixture shards (scripts/make_shard_fixtures.py): they
 /// include a shard whose last member is truncated, a sample with malformed JSON, a truncated .npy and a

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import MiroEngine
+import MiroFormats
 import MiroNN
 import MiroOptim
+import MiroRewards
 
 /// `miro bench`: benchmarks, each measuring its reference in the same run (the machine is noisy,
 /// so only ratios within a run are meaningful). Without a subcommand it runs `block`, so

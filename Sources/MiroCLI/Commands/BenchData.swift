@@ -3,8 +3,10 @@ import Foundation
 import Logging
 import MiroData
 import MiroEngine
+import MiroEval
 import MiroFormats
 import MiroModels
+import MiroRewards
 import MiroTraining
 
 /// `miro bench data`: how fast the enriched-webdataset loader delivers training batches, next to how

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import MiroEngine
+import MiroEval
 import MiroModels
+import MiroOptim
 import MiroTraining
 
 /// `miro bench train`: full MIRO training steps of a preset on synthetic data with the real-data

@@ -3,6 +3,11 @@ import Foundation
 import Logging
 import MiroData
 import MiroEngine
+import MiroEval
+import MiroImage
+import MiroModels
+import MiroPipeline
+import MiroShapes
 import MiroTraining
 
 /// `miro demo`: the whole method on the built-in Shapes world within a time budget — generate,

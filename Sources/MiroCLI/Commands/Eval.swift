@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import MiroData
 import MiroEngine
+import MiroEval
+import MiroImage
+import MiroPipeline
+import MiroShapes
 import MiroTraining
 
 /// Sampling settings shared by `eval`, `demo` and `experiment`.

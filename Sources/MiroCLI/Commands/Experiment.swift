@@ -3,6 +3,12 @@ import Foundation
 import Logging
 import MiroData
 import MiroEngine
+import MiroEval
+import MiroImage
+import MiroModels
+import MiroOptim
+import MiroPipeline
+import MiroShapes
 import MiroTraining
 
 /// `miro experiment convergence`: the paper's training-speed comparison on the Shapes world.
@@ -26,7 +32,7 @@ struct Convergence: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Baseline vs MIRO convergence: per-reward and ShapesEval curves, speed-ups, CSV + PNG plot.")
 
-    static let variants = ["baseline", "miro"]
+    static let variants = ConvergenceExperiment.variants
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var training: TrainingOptions
@@ -54,6 +60,7 @@ struct Convergence: ParsableCommand {
     }
 
     var outDir: URL { URL(fileURLWithPath: out) }
+    var experiment: ConvergenceExperiment { ConvergenceExperiment(out: outDir) }
     var seed: UInt64 { training.seed ?? 3407 }
 
     func run() throws {
@@ -93,7 +100,7 @@ struct Convergence: ParsableCommand {
         }
         let jobs = Self.variants.map { v in
             ChildProcesses.Job(name: v, arguments: arguments + ["--variant", v, "--threads", String(threads), "--jobs", "1"],
-                               log: outDir.appendingPathComponent(v).appendingPathComponent("experiment.log"),
+                               log: experiment.runDirectory(v).appendingPathComponent("experiment.log"),
                                environment: environment)
         }
         logger.info("training \(Self.variants.joined(separator: " and ")) at once: one process each, \(threads) libtorch thread(s) each")
@@ -112,19 +119,14 @@ struct Convergence: ParsableCommand {
         config.train.saveEvery = evalEvery
         config.train.logEvery = 50
         config.train.keepLast = 2
-        let dir = outDir.appendingPathComponent(variant)
         logger.info("training \(variant): \(training.steps) steps, seed \(seed)")
-        let trainer = try TrainingSession.start(config: config, run: dir, resume: resume, logger: logger)
-        let file = dir.appendingPathComponent("evaluations.json")
-        // Evaluations past the checkpoint we resume from belong to steps that will be trained again.
-        var points = resume ? try Self.loadEvaluations(file).filter { $0.step <= trainer.step } : []
+        let trainer = try TrainingSession.start(config: config, run: experiment.runDirectory(variant), resume: resume,
+                                                logger: logger)
+        var points = resume ? try experiment.evaluations(variant, resumingAt: trainer.step) : []
         func evaluate(_ step: Int) throws {
-            let pipeline = try ShapesPipeline(model: try trainer.emaModel(), config: trainer.config, step: step)
-            let (e, _) = try ShapesEvaluation.run(pipeline, settings: evaluation.settings(), perPrompt: evaluation.perPrompt)
-            points.append(Point(step: step, overall: e.overall, rewards: e.rewards, categories: e.categories))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            try Data(try encoder.encode(points)).write(to: file, options: .atomic)
+            let e = try ConvergenceExperiment.evaluate(trainer, settings: evaluation.settings(), perPrompt: evaluation.perPrompt)
+            points.append(e)
+            try experiment.save(points, variant: variant)
             let rewards = e.rewards.keys.sorted().map { "\($0) \(String(format: "%.3f", e.rewards[$0]!))" }.joined(separator: " ")
             logger.info("\(variant) step \(step): ShapesEval \(String(format: "%.3f", e.overall)) \(rewards)")
         }
@@ -138,54 +140,12 @@ struct Convergence: ParsableCommand {
         if points.last?.step != trainer.step { try evaluate(trainer.step) }
         if variant == "miro" && sweepImages > 0 {
             logger.info("reward-target sweep on MIRO's final EMA weights: \(sweepImages) images per target")
-            let pipeline = try ShapesPipeline(model: try trainer.emaModel(), config: trainer.config, step: trainer.step)
-            for isolated in [false, true] {
-                let sweep = try RewardSweep.run(pipeline, settings: evaluation.settings(), targets: [0, 0.5, 1],
-                                                images: sweepImages, isolated: isolated)
-                try Data(try sweep.json().utf8).write(to: outDir.appendingPathComponent(Self.sweepFiles[isolated ? 1 : 0]),
-                                                      options: .atomic)
-            }
-        }
-    }
-
-    static func loadEvaluations(_ file: URL) throws -> [Point] {
-        guard FileManager.default.fileExists(atPath: file.path) else { return [] }
-        do { return try JSONDecoder().decode([Point].self, from: Data(contentsOf: file)) } catch {
-            throw ExperimentError("\(file.path): not a list of evaluations (\(error))")
+            try experiment.writeSweeps(trainer, settings: evaluation.settings(), images: sweepImages)
         }
     }
 
     /// The speed-up table, CSV and plot from both variants' evaluations, and the sweep table.
     func report() throws {
-        let curves = try Self.variants.map { v in
-            try Self.loadEvaluations(outDir.appendingPathComponent(v).appendingPathComponent("evaluations.json"))
-        }
-        // --resume may have raised the step budget over --steps; both models must have reached the same end.
-        let end = max(training.steps, curves.compactMap(\.last?.step).max() ?? 0)
-        for (v, points) in zip(Self.variants, curves) where points.last?.step != end {
-            throw ExperimentError("\(v) has no evaluation at step \(end) in \(outDir.path)/\(v) (last: "
-                + "\(points.last.map { "step \($0.step)" } ?? "none")); continue with the same command and --resume")
-        }
-        let report = try ConvergenceReport(baseline: curves[0], miro: curves[1])
-        try report.write(to: outDir)
-        print(report.table())
-        // The default-negative sweep, then the isolated one (absent in runs made before it was added).
-        let sweeps = try Self.sweepFiles.map { outDir.appendingPathComponent($0) }
-            .filter { sweepImages > 0 && FileManager.default.fileExists(atPath: $0.path) }
-            .map { try JSONDecoder().decode(RewardSweep.self, from: Data(contentsOf: $0)).table() }
-        if !sweeps.isEmpty {
-            try Data(([report.table()] + sweeps).joined(separator: "\n\n").appending("\n").utf8)
-                .write(to: outDir.appendingPathComponent("convergence.txt"), options: .atomic)
-            for table in sweeps { print("\n" + table) }
-        }
+        print(try experiment.report(steps: training.steps, includeSweeps: sweepImages > 0))
     }
-
-    /// The sweeps of MIRO's final weights: negative all 0, then per-reward isolation.
-    static let sweepFiles = ["reward_sweep.json", "reward_sweep_isolated.json"]
-}
-
-/// A failure of the experiment itself (not of its options).
-struct ExperimentError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

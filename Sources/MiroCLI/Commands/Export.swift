@@ -1,7 +1,11 @@
 import ArgumentParser
 import Foundation
 import MiroEngine
-import MiroRelease
+import MiroModels
+import MiroNN
+import MiroOptim
+import MiroPipeline
+import MiroShapes
 
 /// `miro export`: a training checkpoint → the official folder layout (method §9).
 struct Export: ParsableCommand {

@@ -2,8 +2,11 @@ import ArgumentParser
 import Foundation
 import MiroData
 import MiroEngine
+import MiroImage
 import MiroModels
-import MiroRelease
+import MiroOptim
+import MiroPipeline
+import MiroShapes
 import MiroTraining
 
 /// `miro sample`: images from a checkpoint with chosen reward targets (method §7). A training checkpoint

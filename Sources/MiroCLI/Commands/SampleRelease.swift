@@ -2,8 +2,11 @@ import ArgumentParser
 import Foundation
 import MiroData
 import MiroEngine
+import MiroFormats
 import MiroIO
-import MiroRelease
+import MiroImage
+import MiroPipeline
+import MiroShapes
 import MiroTraining
 
 /// `miro sample --checkpoint DIR` on an official folder: MiroPipeline.__call__ with a precomputed prompt

@@ -3,7 +3,13 @@ import Foundation
 import Logging
 import MiroData
 import MiroEngine
+import MiroIO
 import MiroModels
+import MiroNN
+import MiroOptim
+import MiroPipeline
+import MiroRewards
+import MiroShapes
 import MiroTraining
 
 /// Options shared by `train`, `demo` and `experiment`: the data and the optimisation.

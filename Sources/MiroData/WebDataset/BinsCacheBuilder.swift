@@ -2,6 +2,8 @@
 // coherence-bins cache, built from the `.json` members of a directory of enriched tars.
 import Foundation
 import Logging
+import MiroFormats
+import MiroRewards
 
 /// Builds `coherence_bins_{B}_bins_{names}_synthetic_prob_{p}.json` in a data root, as the official script does:
 ///

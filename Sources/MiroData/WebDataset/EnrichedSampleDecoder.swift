@@ -1,6 +1,8 @@
 // Port of miro/data/text_wids_dataset.py (miro-t2i 0.1.4; method.md §2.4–§2.5, §4.2): `_selective_decode`,
 // `_passes_filter`, `_apply_synthetic_selection` and `__getitem__` of `TextWIDSDataset`.
 import Foundation
+import MiroFormats
+import MiroRewards
 
 /// Where a sample came from: enough to read it again by random access (a resumed shuffle buffer).
 public struct SampleRef: Sendable, Codable, Equatable {

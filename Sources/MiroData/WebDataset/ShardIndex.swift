@@ -1,6 +1,7 @@
 // Port of miro/data/text_wids_dataset.py (miro-t2i 0.1.4; method.md §2.4–§2.5): the per-shard sample index
 // of WIDS (`miro/data/wids/wids.py`: `splitname`, `group_by_key`, `IndexedTarSamples`).
 import Foundation
+import MiroFormats
 
 /// The webdataset naming rule: files that share a key form one sample.
 public enum WebDatasetKey {

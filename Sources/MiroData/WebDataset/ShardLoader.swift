@@ -3,6 +3,8 @@
 // with `shard_exclusive_workers: true`).
 import Foundation
 import Logging
+import MiroFormats
+import MiroRewards
 
 /// Loader settings (method.md §2.5). Defaults follow the official data module where one exists.
 public struct ShardLoaderConfiguration: Sendable, Codable, Equatable {

@@ -2,6 +2,7 @@
 // under `ShardExclusiveSampler` — read its exclusive shards, one after the other, in the planned sample order.
 import Foundation
 import Logging
+import MiroFormats
 
 /// What a reader thread hands to the merge: a usable sample with the reader's position after it, or the end of
 /// its epoch. Skips met since the previous item ride along, so the merge counts exactly the skips behind the

@@ -2,6 +2,8 @@
 // `_build_wids_index`, which read or build the `wids-index.json` of a data root.
 import Foundation
 import Logging
+import MiroFormats
+import MiroRewards
 
 /// One shard entry of a WIDS shard list.
 public struct WIDSShard: Sendable, Equatable, Codable {
@@ -128,7 +130,7 @@ public struct WIDSIndex: Sendable, Equatable {
             throw WebDatasetError.io(path: directory.path, reason: "cannot list (\(error.localizedDescription))")
         }
         return names.filter { $0.hasSuffix(".tar") && !$0.hasPrefix(".") }
-            .sorted(by: RewardBins.pythonStringLess)
+            .sorted(by: pythonStringLess)
             .map { directory.appendingPathComponent($0) }
     }
 

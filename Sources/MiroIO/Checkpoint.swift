@@ -1,0 +1,118 @@
+import Foundation
+import MiroEngine
+import MiroFormats
+import MiroNN
+
+/// One training checkpoint: everything a run needs to continue exactly where it stopped.
+///
+/// Stored as a single safetensors file `step-0000100.safetensors`, written atomically (temporary
+/// file, then rename), with tensor sections
+///   `model.<key>`      raw weights (official keys: `network.*`, `preconditioning.*`)
+///   `ema.<key>`        EMA weights of the trainable parameters
+///   `optimizer.<key>`  optimizer moments and per-parameter step counts
+///   `rng.<name>`       generator states (uint8, `torch.Generator.get_state()` layout)
+/// and string metadata: `format`, `miro.step`, `miro.ema_updates`, `miro.config` (JSON),
+/// `miro.data_cursor` (JSON) and any extra entries.
+public struct Checkpoint {
+    public static let format = "miro-swift-checkpoint/1"
+
+    public var step: Int
+    public var model: [String: Tensor]
+    public var ema: [String: Tensor]
+    public var emaUpdates: Int
+    public var optimizer: [String: Tensor]
+    public var rng: [String: [UInt8]]
+    public var configJSON: String
+    public var dataCursorJSON: String
+    public var extra: [String: String] = [:]
+
+    public init(step: Int, model: [String: Tensor], ema: [String: Tensor], emaUpdates: Int, optimizer: [String: Tensor],
+                rng: [String: [UInt8]], configJSON: String, dataCursorJSON: String, extra: [String: String] = [:]) {
+        self.step = step
+        self.model = model
+        self.ema = ema
+        self.emaUpdates = emaUpdates
+        self.optimizer = optimizer
+        self.rng = rng
+        self.configJSON = configJSON
+        self.dataCursorJSON = dataCursorJSON
+        self.extra = extra
+    }
+
+    public static func fileName(step: Int) -> String { String(format: "step-%07d.safetensors", step) }
+
+    /// Writes the checkpoint atomically into `directory`; returns its URL.
+    @discardableResult
+    public func write(to directory: URL) throws -> URL {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var tensors: [(String, Tensor)] = []
+        tensors += model.map { ("model.\($0.key)", $0.value) }
+        tensors += ema.map { ("ema.\($0.key)", $0.value) }
+        tensors += optimizer.map { ("optimizer.\($0.key)", $0.value) }
+        for (name, bytes) in rng { tensors.append(("rng.\(name)", try Tensor(bytes, shape: [bytes.count]))) }
+        var metadata = extra
+        metadata["format"] = Checkpoint.format
+        metadata["miro.step"] = String(step)
+        metadata["miro.ema_updates"] = String(emaUpdates)
+        metadata["miro.config"] = configJSON
+        metadata["miro.data_cursor"] = dataCursorJSON
+        let url = directory.appendingPathComponent(Checkpoint.fileName(step: step))
+        try TensorFiles.saveSafeTensors(tensors, metadata: metadata, to: url)
+        return url
+    }
+
+    /// Reads a checkpoint file, checking its format tag.
+    public static func read(_ url: URL) throws -> Checkpoint {
+        let (tensors, meta) = try TensorFiles.loadSafeTensors(url)
+        guard meta["format"] == format else {
+            throw FormatError.invalidHeader(path: url.path, message: "not a miro-swift training checkpoint (format '\(meta["format"] ?? "none")', expected '\(format)')")
+        }
+        guard let stepText = meta["miro.step"], let step = Int(stepText) else {
+            throw FormatError.invalidHeader(path: url.path, message: "metadata 'miro.step' is missing or not an integer")
+        }
+        func section(_ prefix: String) -> [String: Tensor] {
+            var out: [String: Tensor] = [:]
+            for (k, v) in tensors where k.hasPrefix(prefix) { out[String(k.dropFirst(prefix.count))] = v }
+            return out
+        }
+        var rng: [String: [UInt8]] = [:]
+        for (k, v) in section("rng.") { rng[k] = try v.toArray(UInt8.self) }
+        let known: Set<String> = ["format", "miro.step", "miro.ema_updates", "miro.config", "miro.data_cursor"]
+        return Checkpoint(step: step, model: section("model."), ema: section("ema."),
+                          emaUpdates: Int(meta["miro.ema_updates"] ?? "0") ?? 0, optimizer: section("optimizer."), rng: rng,
+                          configJSON: meta["miro.config"] ?? "{}", dataCursorJSON: meta["miro.data_cursor"] ?? "{}",
+                          extra: meta.filter { !known.contains($0.key) })
+    }
+
+    /// The run configuration stored in a checkpoint, read from the header alone (no tensor is loaded).
+    public static func configJSON(_ url: URL) throws -> String {
+        let meta = try SafeTensorsFile(contentsOf: url).metadata
+        guard meta["format"] == format, let config = meta["miro.config"] else {
+            throw FormatError.invalidHeader(path: url.path, message: "not a miro-swift training checkpoint with a stored configuration")
+        }
+        return config
+    }
+
+    /// Checkpoint files in `directory`, oldest first.
+    public static func list(in directory: URL) -> [(step: Int, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.compactMap { name -> (Int, URL)? in
+            guard name.hasPrefix("step-"), name.hasSuffix(".safetensors"),
+                  let step = Int(name.dropFirst(5).dropLast(12)) else { return nil }
+            return (step, directory.appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// The newest checkpoint in `directory`, if any.
+    public static func latest(in directory: URL) -> URL? { list(in: directory).last?.url }
+
+    /// Deletes all but the newest `keep` checkpoints; returns what was removed.
+    @discardableResult
+    public static func prune(in directory: URL, keepLast keep: Int) throws -> [URL] {
+        guard keep > 0 else { return [] }
+        let all = list(in: directory)
+        let doomed = all.dropLast(keep).map(\.url)
+        for url in doomed { try FileManager.default.removeItem(at: url) }
+        return doomed
+    }
+}

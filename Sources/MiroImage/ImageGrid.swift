@@ -1,0 +1,32 @@
+/// Tiles images into one sheet (a sample grid per training step, a row per reward setting).
+public enum ImageGrid {
+    /// Lays `images` out row by row in `columns` columns, each cell the size of the largest image × `scale`
+    /// (nearest-neighbour, so 32×32 samples stay crisp at ×4), with `margin` pixels of `background` around and
+    /// between cells. Smaller images sit at their cell's top-left.
+    public static func tile(_ images: [RGBImage], columns: Int, margin: Int = 2, scale: Int = 1,
+                            background: (Float, Float, Float) = (1, 1, 1)) throws -> RGBImage {
+        guard !images.isEmpty else { throw ImageError.invalidArgument("an image grid needs at least one image") }
+        guard columns >= 1, margin >= 0, scale >= 1 else {
+            throw ImageError.invalidArgument(
+                "image grid: columns and scale must be ≥ 1 and margin ≥ 0 (got \(columns), \(scale), \(margin))")
+        }
+        let cols = min(columns, images.count)
+        let rows = (images.count + cols - 1) / cols
+        let cellW = images.map(\.width).max()! * scale, cellH = images.map(\.height).max()! * scale
+        var sheet = RGBImage(width: cols * cellW + (cols + 1) * margin, height: rows * cellH + (rows + 1) * margin,
+                             fill: background)
+        for (n, image) in images.enumerated() {
+            let big = image.upscaled(by: scale)
+            let ox = margin + (n % cols) * (cellW + margin), oy = margin + (n / cols) * (cellH + margin)
+            for y in 0..<big.height {
+                for x in 0..<big.width {
+                    let src = 3 * (y * big.width + x), dst = 3 * ((oy + y) * sheet.width + ox + x)
+                    sheet.pixels[dst] = big.pixels[src]
+                    sheet.pixels[dst + 1] = big.pixels[src + 1]
+                    sheet.pixels[dst + 2] = big.pixels[src + 2]
+                }
+            }
+        }
+        return sheet
+    }
+}
