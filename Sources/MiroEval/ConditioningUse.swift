@@ -40,9 +40,9 @@ public struct ConditioningUse: Sendable {
 
     public static func measure(_ pipeline: ShapesPipeline, gammas: [Double] = defaultGammas, images: Int = 64,
                                seed: UInt64 = 13, logger: Logger) throws -> ConditioningUse {
-        guard images >= 2 else { throw TrainingError.badConfig("the conditioning probe needs at least two images") }
+        guard images >= 2 else { throw InputError("the conditioning probe needs at least two images") }
         guard !gammas.isEmpty, gammas.allSatisfy({ $0 > 0 && $0 < 1 }) else {
-            throw TrainingError.badConfig("conditioning probe levels must be in (0, 1), got \(gammas)")
+            throw InputError("conditioning probe levels must be in (0, 1), got \(gammas)")
         }
         let batch = try ProbeBatch(pipeline, images: images, binSamples: 1024, seed: seed, logger: logger)
         let own = batch.conditioning

@@ -40,9 +40,9 @@ public struct DenoiseProbe: Sendable {
     /// 1024 samples of the same draw: the conditioning the training loss sees (the baseline gets its constant).
     public static func run(_ pipeline: ShapesPipeline, gammas: [Double] = defaultGammas, images: Int = 8,
                            seed: UInt64 = 99, logger: Logger) throws -> DenoiseProbe {
-        guard images >= 1 else { throw TrainingError.badConfig("the denoising probe needs at least one image") }
+        guard images >= 1 else { throw InputError("the denoising probe needs at least one image") }
         guard !gammas.isEmpty, gammas.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
-            throw TrainingError.badConfig("denoising probe levels must be in (0, 1], got \(gammas)")
+            throw InputError("denoising probe levels must be in (0, 1], got \(gammas)")
         }
         let batch = try ProbeBatch(pipeline, images: images, binSamples: 1024, seed: seed, logger: logger)
         let x0 = batch.x0

@@ -37,15 +37,15 @@ public struct EvaluationComparison: Sendable {
     /// prompt and seed.
     public init(_ evaluation: ShapesEvaluation, against reference: ShapesEvaluation) throws {
         guard let a = evaluation.perImage, let b = reference.perImage else {
-            throw TrainingError.badConfig("cannot compare: an evaluation has no per-image scores "
+            throw InputError("cannot compare: an evaluation has no per-image scores "
                                           + "(written before they were kept); run miro eval --json again")
         }
         guard a.categories == b.categories, evaluation.images == reference.images else {
-            throw TrainingError.badConfig("cannot compare: the evaluations used different prompts or images per prompt "
+            throw InputError("cannot compare: the evaluations used different prompts or images per prompt "
                                           + "(\(evaluation.images) vs \(reference.images) images)")
         }
         guard let seedA = evaluation.seed, let seedB = reference.seed, seedA == seedB else {
-            throw TrainingError.badConfig("cannot compare image by image: evaluation seeds differ or are unknown "
+            throw InputError("cannot compare image by image: evaluation seeds differ or are unknown "
                                           + "(\(evaluation.seed.map(String.init) ?? "none") vs \(reference.seed.map(String.init) ?? "none"))")
         }
         var rows: [Row] = []

@@ -42,11 +42,11 @@ struct ProbeBatch {
     static func forPatchProbe(_ probe: String, pipeline: ShapesPipeline, gamma: Double, images: Int, seed: UInt64,
                               logger: Logger) throws -> (batch: ProbeBatch, grid: PatchGrid) {
         guard gamma > 0, gamma < 1, images >= 1 else {
-            throw TrainingError.badConfig("\(probe) needs γ in (0, 1) and at least one image")
+            throw InputError("\(probe) needs γ in (0, 1) and at least one image")
         }
         let net = pipeline.config.network
         let grid = PatchGrid(patch: net.patchSize, side: net.tokensPerSide, size: net.dataSize, channels: net.numInputChannels)
-        guard grid.side >= 2 else { throw TrainingError.badConfig("\(probe) needs at least 2×2 patches") }
+        guard grid.side >= 2 else { throw InputError("\(probe) needs at least 2×2 patches") }
         return (try ProbeBatch(pipeline, images: images, binSamples: 256, seed: seed, logger: logger), grid)
     }
 

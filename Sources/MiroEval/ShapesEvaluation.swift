@@ -58,10 +58,10 @@ public struct ShapesEvaluation: Codable, Sendable {
     public static func read(_ url: URL) throws -> ShapesEvaluation {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw TrainingError.badConfig("cannot read evaluation \(url.path): \(error.localizedDescription)")
+            throw InputError("cannot read evaluation \(url.path): \(error.localizedDescription)")
         }
         do { return try JSONDecoder().decode(ShapesEvaluation.self, from: data) } catch {
-            throw TrainingError.badConfig("\(url.path) is not a miro eval --json file: \(error)")
+            throw InputError("\(url.path) is not a miro eval --json file: \(error)")
         }
     }
 

@@ -6,11 +6,12 @@ import MiroModels
 import MiroNN
 import MiroOptim
 import MiroPipeline
+import MiroTraining
 
 /// One MIRO training step on synthetic data with the geometry of the real training data (SDXL
 /// latents 4×32×32, FLAN-T5-XL text (B, 256, 2048) with 30–80 real tokens, 7 rewards), for
-/// `miro bench train`. The step is `Trainer.trainStep`'s, phase by phase (loss with the
-/// self-conditioning pass → backward → NaN guard → clip → LAMB → EMA), with a clock between phases.
+/// `miro bench train`. The step is the trainer's own `TrainStep` (loss with the self-conditioning
+/// pass → backward → NaN guard → clip → LAMB → EMA), which times its phases.
 ///
 /// The batch is fixed (drawn once); the loss draws t, noise and the self-conditioning mask afresh
 /// every step, as training does. `scripts/bench_official_train_step.py` runs the official
@@ -38,31 +39,26 @@ public final class TrainStepBenchmark {
         }
     }
 
-    /// Seconds spent in each phase of one step.
+    /// Seconds spent in each phase of one step, and its loss.
     public struct StepTiming: Sendable {
-        /// The loss: self-conditioning pass (no grad) + main pass, and reading the loss value.
-        public var forward: Double
-        public var backward: Double
-        /// NaN guard + gradient clipping + LAMB.
-        public var optimizer: Double
-        public var ema: Double
+        public var phases: TrainStep.Timing
         public var loss: Double
-        public var total: Double { forward + backward + optimizer + ema }
+        public var forward: Double { phases.forward }
+        public var backward: Double { phases.backward }
+        public var optimizer: Double { phases.optimizer }
+        public var ema: Double { phases.ema }
+        public var total: Double { phases.total }
     }
 
     public let network: MIROConfig
     public let geometry: Geometry
     public let train: TrainConfig
     public let model: MIROModel
-    public let optimizer: Lamb
-    public let ema: EMA
-    public let loss: FlowMatchingLoss
+    public let trainStep: TrainStep
     public let schedule: WarmupCosineDecay
     public let x0: Tensor
     public let conditioning: MIROConditioning
     public private(set) var step = 0
-    let drawGenerator: Generator
-    let dropoutGenerator: Generator
     let logger: Logger
 
     /// - Parameters:
@@ -73,7 +69,7 @@ public final class TrainStepBenchmark {
     public init(network: MIROConfig, geometry: Geometry, train: TrainConfig = TrainConfig.benchmark,
                 seed: UInt64 = 0, logger: Logger) throws {
         guard geometry.batchSize >= 1, geometry.textTokens >= 1, geometry.realTokens.lowerBound >= 1 else {
-            throw TrainingError.badConfig("benchmark batch, text length and real-token range must be positive")
+            throw InputError("benchmark batch, text length and real-token range must be positive")
         }
         self.network = network
         self.geometry = geometry
@@ -81,15 +77,16 @@ public final class TrainStepBenchmark {
         self.logger = logger
         model = try MIROModel(network: network, generator: Generator(seed: seed))
         model.train()
-        optimizer = try Lamb(groups: ParameterGroup.miroTraining(model, learningRate: train.learningRate,
-                                                                 weightDecay: train.weightDecay),
-                             decoupleWeightDecay: false)
-        ema = try EMA(model, decay: train.emaDecay, warmup: train.emaWarmup)
-        loss = FlowMatchingLoss(selfConditioningRate: train.selfConditioningRate)
+        let optimizer = try Lamb(groups: ParameterGroup.miroTraining(model, learningRate: train.learningRate,
+                                                                     weightDecay: train.weightDecay),
+                                 decoupleWeightDecay: false)
+        trainStep = TrainStep(model: model, optimizer: optimizer,
+                              ema: try EMA(model, decay: train.emaDecay, warmup: train.emaWarmup),
+                              loss: FlowMatchingLoss(selfConditioningRate: train.selfConditioningRate),
+                              gradientClip: train.gradientClip, drawGenerator: try Generator(seed: seed &+ 1),
+                              dropoutGenerator: try Generator(seed: seed &+ 2))
         schedule = WarmupCosineDecay(warmupSteps: train.warmupSteps, totalSteps: train.totalScheduleSteps,
                                      rate: train.cosineRate)
-        drawGenerator = try Generator(seed: seed &+ 1)
-        dropoutGenerator = try Generator(seed: seed &+ 2)
 
         // The synthetic batch: x₀ ~ N(0, 1) latents, T5-like tokens (zero past each sample's length),
         // rewards ~ U(0, 1).
@@ -108,40 +105,15 @@ public final class TrainStepBenchmark {
     /// Trainable parameters of the model (network + preconditioner).
     public var parameterCount: Int { model.trainableParameters().reduce(0) { $0 + $1.1.count } }
 
-    /// One training step, as `Trainer.trainStep` does it, timed phase by phase. A non-finite loss
-    /// throws (the trainer would skip the step; a benchmark has no use for it).
+    /// One training step, the trainer's own, timed phase by phase. A non-finite loss throws (the trainer
+    /// would skip the step; a benchmark has no use for it).
     @discardableResult
     public func runStep() throws -> StepTiming {
-        var timing = StepTiming(forward: 0, backward: 0, optimizer: 0, ema: 0, loss: .nan)
         let lr = schedule.learningRate(base: train.learningRate, optimizerStep: step)
-        optimizer.setLearningRate(lr)
-        try optimizer.zeroGrad()
-        var out: FlowMatchingLoss.Output?
-        timing.forward = try Self.seconds {
-            out = try loss(model, x0: x0, conditioning: conditioning, generator: drawGenerator,
-                           dropoutGenerator: dropoutGenerator)
-            timing.loss = try out!.loss.item()
-        }
-        guard let out, timing.loss.isFinite else {
-            throw TrainingError.nonFiniteLoss(step: step, count: 1)
-        }
-        timing.backward = try Self.seconds { try out.loss.backward() }
-        timing.optimizer = try Self.seconds {
-            let params = optimizer.groups.flatMap { $0.parameters.map(\.tensor) }
-            // NaN guard: non-finite gradient entries are zeroed before the update (method §6.2)
-            if try Gradients.hasNonFinite(params) { try Gradients.zeroNonFinite(params) }
-            try Gradients.clipNorm(params, maxNorm: train.gradientClip)
-            try optimizer.step()
-        }
-        timing.ema = try Self.seconds { try ema.update(model) }
+        let outcome = try trainStep(x0: x0, conditioning: conditioning, learningRate: lr)
+        guard !outcome.skipped else { throw TrainingError.nonFiniteLoss(step: step, count: 1) }
         step += 1
-        return timing
-    }
-
-    static func seconds(_ body: () throws -> Void) throws -> Double {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return StepTiming(phases: outcome.timing, loss: outcome.loss)
     }
 
     // MARK: FLOPs

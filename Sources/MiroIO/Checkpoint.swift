@@ -106,6 +106,21 @@ public struct Checkpoint {
     /// The newest checkpoint in `directory`, if any.
     public static func latest(in directory: URL) -> URL? { list(in: directory).last?.url }
 
+    /// What a user names as a checkpoint: a checkpoint file, or a run directory (its newest checkpoint, or the
+    /// newest in its `checkpoints/`).
+    public static func resolve(_ url: URL) throws -> URL {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw CheckpointError("no checkpoint at \(url.path)")
+        }
+        guard isDirectory.boolValue else { return url }
+        let dir = list(in: url).isEmpty ? url.appendingPathComponent("checkpoints") : url
+        guard let newest = latest(in: dir) else {
+            throw CheckpointError("no step-*.safetensors checkpoint in \(url.path) or \(dir.path)")
+        }
+        return newest
+    }
+
     /// Deletes all but the newest `keep` checkpoints; returns what was removed.
     @discardableResult
     public static func prune(in directory: URL, keepLast keep: Int) throws -> [URL] {
@@ -115,4 +130,10 @@ public struct Checkpoint {
         for url in doomed { try FileManager.default.removeItem(at: url) }
         return doomed
     }
+}
+
+/// A checkpoint that is not where the user pointed.
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -43,31 +43,17 @@ public enum CheckpointExport {
         + "miro/assets/flan_t5_xl_uncond.npy (pip download --no-deps miro-t2i==0.1.4, then unzip it) or the "
         + "uncond_embedding.npy of any released folder (huggingface.co/nicolas-dufour/miro)"
 
-    /// A checkpoint file, or the newest checkpoint of a run directory (or of its `checkpoints/`).
-    public static func resolveCheckpoint(_ url: URL) throws -> URL {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw InputError("no checkpoint at \(url.path)")
-        }
-        guard isDirectory.boolValue else { return url }
-        let dir = Checkpoint.list(in: url).isEmpty ? url.appendingPathComponent("checkpoints") : url
-        guard let latest = Checkpoint.latest(in: dir) else {
-            throw InputError("no step-*.safetensors checkpoint in \(url.path) or \(dir.path)")
-        }
-        return latest
-    }
-
     @discardableResult
     public static func export(checkpoint: URL, to directory: URL, options: Options = Options(),
                               logger: Logger = Logger(label: "miro.export")) throws -> Summary {
-        let file = try resolveCheckpoint(checkpoint)
+        let file = try Checkpoint.resolve(checkpoint)
         let c = try Checkpoint.read(file)
         let run = try RunConfig.decode(c.configJSON, source: file.path)
         let model = try MIROModel(network: run.network, generator: Generator(seed: 0))
         try model.load(c.model, source: file.lastPathComponent)
         // extract_inference_state: ema_network.* → network.* (the released weights are the EMA ones)
         if !options.raw { try model.loadTrainableWeights(c.ema, source: "\(file.path) (EMA)") }
-        let shapes = run.textEncoder.name == "shapes"
+        let shapes = run.textEncoder.name == .shapes
 
         let uncond: Tensor
         if let url = options.uncondEmbedding {
@@ -83,7 +69,7 @@ public enum CheckpointExport {
             let encoder = ShapesTextEncoder(width: run.textEncoder.width, maxTokens: run.textEncoder.maxTokens)
             uncond = try Tensor(Array(encoder.empty.embeddings.prefix(encoder.width)), shape: [1, encoder.width])
         } else {
-            throw InputError("the run's text encoder is '\(run.textEncoder.name)', so the export needs its unconditional "
+            throw InputError("the run's text encoder is '\(run.textEncoder.name.rawValue)', so the export needs its unconditional "
                              + "embedding: pass --uncond-embedding with \(uncondHint)")
         }
 
@@ -95,7 +81,7 @@ public enum CheckpointExport {
                                         imageResolution: shapes ? run.network.dataSize : nil,
                                         maxTextLength: shapes ? run.textEncoder.maxTokens : 77)
         var provenance = ReleaseProvenance(sourceCheckpoint: file.lastPathComponent, step: c.step,
-                                           weights: options.raw ? "raw" : "ema", textEncoder: run.textEncoder.name)
+                                           weights: options.raw ? "raw" : "ema", textEncoder: run.textEncoder.name.rawValue)
         if shapes {
             provenance.textEncoderWidth = run.textEncoder.width
             provenance.textEncoderMaxTokens = run.textEncoder.maxTokens
@@ -111,7 +97,7 @@ public enum CheckpointExport {
         logger.info("exported \(file.lastPathComponent) (step \(c.step), \(options.raw ? "raw" : "EMA") weights) to \(directory.path)")
         return Summary(directory: directory, checkpoint: file, step: c.step, weights: options.raw ? "raw" : "ema",
                        tensorCount: count,
-                       parameterCount: model.namedParameters().filter { $0.1.dtype.isFloatingPoint }.reduce(0) { $0 + $1.1.count }, textEncoder: run.textEncoder.name,
+                       parameterCount: model.namedParameters().filter { $0.1.dtype.isFloatingPoint }.reduce(0) { $0 + $1.1.count }, textEncoder: run.textEncoder.name.rawValue,
                        inputChannels: run.network.numInputChannels)
     }
 }

@@ -33,12 +33,12 @@ public struct PixelNormalization: Codable, Sendable, Equatable {
 
     /// (N, 3, H, W) float32 model inputs.
     public func encode(_ images: [RGBImage]) throws -> Tensor {
-        guard let first = images.first else { throw EngineError("PixelNormalization", "no images") }
+        guard let first = images.first else { throw InputError("PixelNormalization: no images") }
         let (h, w) = (first.height, first.width)
         var out = [Float](repeating: 0, count: images.count * 3 * h * w)
         for (k, image) in images.enumerated() {
             guard image.width == w, image.height == h else {
-                throw EngineError("PixelNormalization", "image \(k) is \(image.width)×\(image.height), expected \(w)×\(h)")
+                throw InputError("PixelNormalization: image \(k) is \(image.width)×\(image.height), expected \(w)×\(h)")
             }
             for y in 0..<h {
                 for x in 0..<w {
@@ -55,7 +55,7 @@ public struct PixelNormalization: Codable, Sendable, Equatable {
     /// Model outputs (N, 3, H, W) back to images, clamped to [0, 1].
     public func decode(_ x: Tensor) throws -> [RGBImage] {
         let s = x.shape
-        guard s.count == 4, s[1] == 3 else { throw EngineError("PixelNormalization", "expected (N, 3, H, W), got \(s)") }
+        guard s.count == 4, s[1] == 3 else { throw InputError("PixelNormalization: expected (N, 3, H, W), got \(s)") }
         let values = try x.floats()
         let (n, h, w) = (s[0], s[2], s[3])
         return (0..<n).map { k in

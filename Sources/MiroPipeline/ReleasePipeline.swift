@@ -93,13 +93,9 @@ public final class ReleasePipeline {
                 try mask.expanded([copies, length]).contiguous())
     }
 
-    /// Throws an `InputError` naming the valid keys for unknown reward names.
+    /// Throws an `InputError` naming the valid keys for unknown reward names, or for values outside [0, 1].
     public func validate(_ targets: [String: Double], option: String) throws {
-        let unknown = Set(targets.keys).subtracting(rewardKeys)
-        guard unknown.isEmpty else {
-            throw InputError("\(option) names rewards this checkpoint was not trained on: \(unknown.sorted().joined(separator: ", ")). "
-                             + "Valid: \(rewardKeys.joined(separator: ", "))")
-        }
+        try RewardTargets.validate(targets, keys: rewardKeys, option: option)
     }
 
     /// The initial noise x_N of `settings` (B = numImagesPerPrompt).

@@ -6,8 +6,7 @@ import MiroModels
 /// `run.json` in the run directory.
 public struct RunConfig: Codable, Sendable, Equatable {
     public struct Dataset: Codable, Sendable, Equatable {
-        /// "shapes" (the built-in world, generated in memory) or "shards" (enriched webdataset tars).
-        public var name = "shapes"
+        public var name = DatasetKind.shapes
         /// Shapes: samples to generate, and the world's seed.
         public var count = 8000
         public var seed: UInt64 = 0
@@ -42,7 +41,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
     }
 
     public struct TextEncoder: Codable, Sendable, Equatable {
-        public var name = "shapes"
+        public var name = TextEncoderKind.shapes
         public var width = 64
         public var maxTokens = 16
         public init() {}
@@ -67,7 +66,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         do {
             return try JSONDecoder().decode(RunConfig.self, from: Data(text.utf8))
         } catch {
-            throw TrainingError.badConfig("\(source): cannot read the run configuration: \(error)")
+            throw InputError("\(source): cannot read the run configuration: \(error)")
         }
     }
 
@@ -87,12 +86,28 @@ public struct RunConfig: Codable, Sendable, Equatable {
         case "tiny": c = MIROConfig.tiny(rewardKeys: rewardKeys, inputChannels: 4, labelDim: labelDim)
         case "small": c = MIROConfig.small
         case "miro": c = MIROConfig.miro
-        default: throw TrainingError.badConfig("unknown preset '\(name)'; choose tiny, small or miro")
+        default: throw InputError("unknown preset '\(name)'; choose tiny, small or miro")
         }
         c.coherenceKeys = rewardKeys
         c.labelDim = labelDim
         return c
     }
+}
+
+/// Where a run's training data comes from; stored by name in `run.json` and checkpoints.
+public enum DatasetKind: String, Codable, Sendable, CaseIterable {
+    /// The built-in Shapes world, generated in memory.
+    case shapes
+    /// Enriched webdataset tars (the official layout).
+    case shards
+}
+
+/// How a run's captions become text tokens; stored by name in `run.json` and checkpoints.
+public enum TextEncoderKind: String, Codable, Sendable, CaseIterable {
+    /// The Shapes world's own encoder (`ShapesTextEncoder`).
+    case shapes
+    /// Embeddings stored in the data (FLAN-T5-XL in the enriched shards).
+    case precomputed
 }
 
 extension MIROConfig {
@@ -101,12 +116,12 @@ extension MIROConfig {
     /// the wrong type and sizes the network cannot be built with are errors naming `source`.
     public func overriding(json: String, source: String) throws -> MIROConfig {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)), let overrides = object as? [String: Any] else {
-            throw TrainingError.badConfig("\(source): expected a JSON object of network keys, e.g. {\"data_dim\": 128}")
+            throw InputError("\(source): expected a JSON object of network keys, e.g. {\"data_dim\": 128}")
         }
         var merged = (try JSONSerialization.jsonObject(with: JSONEncoder().encode(self))) as? [String: Any] ?? [:]
         let unknown = Set(overrides.keys).subtracting(merged.keys)
         guard unknown.isEmpty else {
-            throw TrainingError.badConfig("\(source): unknown network keys \(unknown.sorted()); valid: \(merged.keys.sorted())")
+            throw InputError("\(source): unknown network keys \(unknown.sorted()); valid: \(merged.keys.sorted())")
         }
         merged.merge(overrides) { _, new in new }
         let config: MIROConfig
@@ -114,7 +129,7 @@ extension MIROConfig {
             config = try JSONDecoder().decode(MIROConfig.self, from: JSONSerialization.data(withJSONObject: merged))
             try config.validate()
         } catch {
-            throw TrainingError.badConfig("\(source): \(error)")
+            throw InputError("\(source): \(error)")
         }
         return config
     }
@@ -128,16 +143,3 @@ extension TrainConfig {
     }
 }
 
-public enum TrainingError: Error, CustomStringConvertible {
-    case badConfig(String)
-    case nonFiniteLoss(step: Int, count: Int)
-    case missingCheckpoint(String)
-
-    public var description: String {
-        switch self {
-        case .badConfig(let m): m
-        case .nonFiniteLoss(let step, let count): "training stopped at step \(step): \(count) consecutive non-finite losses"
-        case .missingCheckpoint(let m): m
-        }
-    }
-}

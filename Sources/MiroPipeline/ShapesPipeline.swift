@@ -5,6 +5,7 @@ import MiroFormats
 import MiroIO
 import MiroImage
 import MiroModels
+import MiroRewards
 import MiroShapes
 
 /// Text → image generation for models trained on the Shapes world: the Shapes text encoder, the
@@ -41,7 +42,7 @@ public final class ShapesPipeline {
 
     public init(model: MIROModel, config: RunConfig, step: Int) throws {
         guard let normalization = config.normalization else {
-            throw TrainingError.badConfig("the run configuration has no pixel normalisation")
+            throw InputError("the run configuration has no pixel normalisation")
         }
         self.model = model
         self.config = config
@@ -54,18 +55,7 @@ public final class ShapesPipeline {
     /// Loads the EMA weights (or with `ema: false` the raw weights) of a checkpoint file, or of the
     /// newest checkpoint of a run directory.
     public convenience init(checkpoint url: URL, ema: Bool = true) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw TrainingError.missingCheckpoint("no checkpoint at \(url.path)")
-        }
-        var file = url
-        if isDirectory.boolValue {
-            let dir = Checkpoint.list(in: url).isEmpty ? url.appendingPathComponent("checkpoints") : url
-            guard let latest = Checkpoint.latest(in: dir) else {
-                throw TrainingError.missingCheckpoint("no step-*.safetensors checkpoint in \(url.path)")
-            }
-            file = latest
-        }
+        let file = try Checkpoint.resolve(url)
         let c = try Checkpoint.read(file)
         let config = try RunConfig.decode(c.configJSON, source: file.path)
         let model = try MIROModel(network: config.network, generator: Generator(seed: 0))
@@ -77,12 +67,8 @@ public final class ShapesPipeline {
     public var rewardKeys: [String] { config.network.coherenceKeys }
 
     /// Throws a clear error for reward names the model was not trained on, or values outside [0, 1].
-    public func validate(_ targets: [String: Double]) throws {
-        let unknown = Set(targets.keys).subtracting(rewardKeys)
-        if !unknown.isEmpty { throw MIROModelError.unknownRewardKeys(unknown.sorted(), valid: rewardKeys) }
-        for (k, v) in targets where !(0...1).contains(v) {
-            throw TrainingError.badConfig("reward target \(k)=\(v) is outside [0, 1]")
-        }
+    public func validate(_ targets: [String: Double], option: String = "reward targets") throws {
+        try RewardTargets.validate(targets, keys: rewardKeys, option: option)
     }
 
     /// Generates one image per prompt; noise for the whole batch comes from `settings.seed`.
@@ -90,7 +76,7 @@ public final class ShapesPipeline {
                          progress: ((EulerStep) throws -> Void)? = nil) throws -> [RGBImage] {
         guard !prompts.isEmpty else { return [] }
         try validate(settings.rewardTargets)
-        try validate(settings.negativeRewardTargets)
+        try validate(settings.negativeRewardTargets, option: "negative reward targets")
         let b = prompts.count
         let encoded = encoder.encode(prompts)
         let text = try Tensor(encoded.embeddings, shape: [b, encoder.maxTokens, encoder.width])
@@ -133,5 +119,32 @@ public final class ShapesPipeline {
             progress?(out.count)
         }
         return out
+    }
+
+    /// A reward to rank best-of-N candidates by: one of the Shapes world's scorers (the model's own rewards or
+    /// any other of the world's), nil for an unknown name.
+    public static func reward(named name: String) -> (any RewardModel)? {
+        ShapesRewards.all.first { $0.name == name }
+    }
+
+    /// Best-of-N sampling: `count` candidates of `prompt`, candidate c seeded with `settings.seed + c`, and the
+    /// one `selectBy` scores highest (the first candidate without a reward). `progress` is called after each
+    /// candidate. Returns the chosen image and its seed.
+    public func bestOf(_ prompt: String, settings: Settings, count: Int, selectBy: (any RewardModel)?,
+                       progress: (() -> Void)? = nil) throws -> (image: RGBImage, seed: UInt64) {
+        guard count >= 1 else { throw InputError("best-of needs at least one candidate, got \(count)") }
+        var candidates: [RGBImage] = []
+        for c in 0..<count {
+            var s = settings
+            s.seed = settings.seed &+ UInt64(c)
+            candidates += try generate([prompt], settings: s)
+            progress?()
+        }
+        var chosen = 0
+        if count > 1, let selectBy {
+            let scores = try selectBy.score(images: candidates, captions: Array(repeating: prompt, count: candidates.count))
+            chosen = scores.indices.max { scores[$0] < scores[$1] } ?? 0
+        }
+        return (candidates[chosen], settings.seed &+ UInt64(chosen))
     }
 }

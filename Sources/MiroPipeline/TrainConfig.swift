@@ -1,4 +1,5 @@
 import Foundation
+import MiroModels
 
 /// Hyper-parameters of one training run (method §6). Codable, stored in every checkpoint, so a
 /// resumed run continues with exactly the settings it started with.
@@ -12,7 +13,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// "lamb" (the official optimizer, method §6.2: lr 1e-3, betas (0.9, 0.999), eps 1e-8, coupled
     /// weight decay 0.01) or "adamw". LAMB scales each update by ‖w‖, so small-norm tables (position
     /// embeddings start at std 0.02) move slowly: fine over 500k steps, slow for a CPU demo.
-    public var optimizer = "lamb"
+    public var optimizer = OptimizerKind.lamb
     public var learningRate = 1e-3
     public var weightDecay = 0.01
     public var warmupSteps = 100
@@ -27,7 +28,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var selfConditioningRate = 0.9
     /// Reward dropout (`coherence_dropout`, official release: 0) and strategy (none/binomial/uniform).
     public var rewardDropout = 0.0
-    public var rewardDropoutStrategy = "binomial"
+    public var rewardDropoutStrategy = RewardDropoutStrategy.binomial
     /// Text dropout (`cond_drop_rate`, official: 0).
     public var textDropout = 0.0
     /// Train without reward conditioning (the baseline of the convergence experiment).
@@ -43,4 +44,11 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public var totalScheduleSteps: Int { scheduleSteps ?? steps }
+}
+
+/// The optimizers a run can train with; stored by name in `run.json` and checkpoints.
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
+    /// The official optimizer (miro/utils/optimizers.py).
+    case lamb
+    case adamw
 }

@@ -47,12 +47,27 @@ public enum RewardTargets {
             guard parts.count == 2, !parts[0].isEmpty, let value = Double(parts[1]) else {
                 throw InputError("\(option) expects NAME=VALUE (e.g. \(option) quality_score=0.6), got '\(item)'")
             }
-            guard value.isFinite, (0...1).contains(value) else {
-                throw InputError("\(option) \(parts[0])=\(parts[1]): reward targets must lie in [0, 1]")
-            }
+            try checkRange(value, option: "\(option) \(parts[0])=\(parts[1])")
             guard out[parts[0]] == nil else { throw InputError("\(option) names '\(parts[0])' twice") }
             out[parts[0]] = value
         }
         return out
+    }
+
+    /// Throws an `InputError` for reward names a model was not trained on (naming the valid ones, `option` first)
+    /// and for values outside [0, 1]: the one check every sampler runs on the targets it is given.
+    public static func validate(_ targets: [String: Double], keys: [String], option: String) throws {
+        let unknown = Set(targets.keys).subtracting(keys)
+        guard unknown.isEmpty else {
+            throw InputError("\(option) names rewards this checkpoint was not trained on: \(unknown.sorted().joined(separator: ", ")). "
+                             + "Valid: \(keys.joined(separator: ", "))")
+        }
+        for key in targets.keys.sorted() { try checkRange(targets[key]!, option: "\(option) \(key)=\(targets[key]!)") }
+    }
+
+    static func checkRange(_ value: Double, option: String) throws {
+        guard value.isFinite, (0...1).contains(value) else {
+            throw InputError("\(option): reward targets must lie in [0, 1]")
+        }
     }
 }

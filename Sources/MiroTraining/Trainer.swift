@@ -24,19 +24,27 @@ public final class Trainer {
     public let ema: EMA
     public let optimizer: any Optimizer
     public let schedule: WarmupCosineDecay
+    /// The optimizer step, shared with `miro bench train`.
+    public let trainingStep: TrainStep
     public private(set) var step = 0
     /// The run's position in the data; its cursor goes into every checkpoint.
     public private(set) var stream: any BatchStream
 
-    let loss: FlowMatchingLoss
-    let drawGenerator: Generator       // t, noise and self-conditioning keep draws
-    let dropoutGenerator: Generator    // reward dropout
     let dataGenerator: Generator       // draws of the data path (VAE posterior samples)
     let logger: Logger
     let metrics: MetricsLog
     private var nonFiniteStreak = 0
 
     public var checkpointDirectory: URL { runDirectory.appendingPathComponent("checkpoints") }
+
+    /// The configuration a resumed run continues with: the one stored in its newest checkpoint (nil when
+    /// `runDirectory` has none), with `train.steps` raised to `requested`'s when that is larger.
+    public static func resumedConfig(_ requested: RunConfig, runDirectory: URL) throws -> (config: RunConfig, checkpoint: URL)? {
+        guard let latest = Checkpoint.latest(in: runDirectory.appendingPathComponent("checkpoints")) else { return nil }
+        var stored = try RunConfig.decode(try Checkpoint.configJSON(latest), source: latest.path)
+        stored.train.steps = max(stored.train.steps, requested.train.steps)
+        return (stored, latest)
+    }
 
     /// Sets up a run in `runDirectory`. With `resume`, continues from its newest checkpoint (the
     /// stored configuration wins over `config`, except `train.steps`, which may be raised).
@@ -45,12 +53,9 @@ public final class Trainer {
         self.data = data
         self.logger = logger
         var config = config
-        let latest = resume ? Checkpoint.latest(in: runDirectory.appendingPathComponent("checkpoints")) : nil
         var checkpoint: Checkpoint? = nil
-        if let latest {
+        if resume, let (stored, latest) = try Self.resumedConfig(config, runDirectory: runDirectory) {
             checkpoint = try Checkpoint.read(latest)
-            var stored = try RunConfig.decode(checkpoint!.configJSON, source: latest.path)
-            stored.train.steps = max(stored.train.steps, config.train.steps)
             config = stored
             logger.info("resuming from \(latest.lastPathComponent) (step \(checkpoint!.step))")
         } else if resume {
@@ -58,11 +63,7 @@ public final class Trainer {
         }
         config.normalization = config.normalization ?? data.normalization
         config.network.coherenceDropout = config.train.rewardDropout
-        if let strategy = RewardDropoutStrategy(rawValue: config.train.rewardDropoutStrategy) {
-            config.network.dropoutStrategy = strategy
-        } else {
-            throw TrainingError.badConfig("unknown reward dropout strategy '\(config.train.rewardDropoutStrategy)'; use none, binomial or uniform")
-        }
+        config.network.dropoutStrategy = config.train.rewardDropoutStrategy
         guard config.train.textDropout == 0 else {
             throw TrainingError.badConfig("text dropout is not supported yet (the official release trains with 0)")
         }
@@ -76,17 +77,18 @@ public final class Trainer {
         let groups = ParameterGroup.miroTraining(model, learningRate: config.train.learningRate,
                                                  weightDecay: config.train.weightDecay)
         switch config.train.optimizer {
-        case "lamb": optimizer = try Lamb(groups: groups, decoupleWeightDecay: false)
-        case "adamw": optimizer = try AdamW(groups: groups)
-        default: throw TrainingError.badConfig("unknown optimizer '\(config.train.optimizer)'; use lamb or adamw")
+        case .lamb: optimizer = try Lamb(groups: groups, decoupleWeightDecay: false)
+        case .adamw: optimizer = try AdamW(groups: groups)
         }
         schedule = WarmupCosineDecay(warmupSteps: config.train.warmupSteps, totalSteps: config.train.totalScheduleSteps,
                                      rate: config.train.cosineRate)
         // 3. EMA initialised as a copy
         ema = try EMA(model, decay: config.train.emaDecay, warmup: config.train.emaWarmup)
-        loss = FlowMatchingLoss(selfConditioningRate: config.train.selfConditioningRate)
-        drawGenerator = try Generator(seed: config.train.seed &+ 1)
-        dropoutGenerator = try Generator(seed: config.train.seed &+ 2)
+        trainingStep = TrainStep(model: model, optimizer: optimizer, ema: ema,
+                              loss: FlowMatchingLoss(selfConditioningRate: config.train.selfConditioningRate),
+                              gradientClip: config.train.gradientClip,
+                              drawGenerator: try Generator(seed: config.train.seed &+ 1),
+                              dropoutGenerator: try Generator(seed: config.train.seed &+ 2))
         dataGenerator = try Generator(seed: config.train.seed &+ 4)
         stream = try data.stream(seed: config.train.seed &+ 3)
 
@@ -108,37 +110,21 @@ public final class Trainer {
         public var skipped: Bool
     }
 
-    /// One optimizer step on the next batch.
+    /// One optimizer step on the next batch; five non-finite losses in a row stop the run.
     public func trainStep() throws -> StepStats {
         let lr = schedule.learningRate(base: config.train.learningRate, optimizerStep: step)
-        optimizer.setLearningRate(lr)
         let (x0, conditioning) = try stream.next(batchSize: config.train.batchSize, unconditional: config.train.unconditional,
                                                  generator: dataGenerator)
-
-        try optimizer.zeroGrad()
-        let out = try loss(model, x0: x0, conditioning: conditioning, generator: drawGenerator,
-                           dropoutGenerator: dropoutGenerator)
-        let lossValue = try out.loss.item()
-        var skipped = false
-        var norm = 0.0
-        if lossValue.isFinite {
-            try out.loss.backward()
-            let params = optimizer.groups.flatMap { $0.parameters.map(\.tensor) }
-            // NaN guard: non-finite gradient entries are zeroed before the update (method §6.2)
-            if try Gradients.hasNonFinite(params) { try Gradients.zeroNonFinite(params) }
-            norm = try Gradients.clipNorm(params, maxNorm: config.train.gradientClip)
-            try optimizer.step()
-            try ema.update(model)
-            nonFiniteStreak = 0
-        } else {
-            skipped = true
+        let outcome = try trainingStep(x0: x0, conditioning: conditioning, learningRate: lr)
+        if outcome.skipped {
             nonFiniteStreak += 1
             if nonFiniteStreak >= 5 { throw TrainingError.nonFiniteLoss(step: step, count: nonFiniteStreak) }
+        } else {
+            nonFiniteStreak = 0
         }
         step += 1
-        return StepStats(step: step, loss: lossValue, rawLoss: try out.rawLoss.item(),
-                         logvar: try out.logvar.map { try $0.mean().item() } ?? 0, learningRate: lr, gradNorm: norm,
-                         skipped: skipped)
+        return StepStats(step: step, loss: outcome.loss, rawLoss: outcome.rawLoss, logvar: outcome.logvar, learningRate: lr,
+                         gradNorm: outcome.gradNorm, skipped: outcome.skipped)
     }
 
     // MARK: The loop
@@ -191,7 +177,7 @@ public final class Trainer {
             step: step, model: try model.stateDictionary(),
             ema: Dictionary(uniqueKeysWithValues: ema.shadow.map { ($0.name, $0.tensor) }), emaUpdates: ema.updates,
             optimizer: try optimizer.stateTensors(),
-            rng: ["draws": try drawGenerator.state(), "dropout": try dropoutGenerator.state(),
+            rng: ["draws": try trainingStep.drawGenerator.state(), "dropout": try trainingStep.dropoutGenerator.state(),
                   "data": try dataGenerator.state()],
             configJSON: try config.json(), dataCursorJSON: cursorJSON,
             extra: ["miro.reward_keys": config.network.coherenceKeys.joined(separator: ","),
@@ -209,8 +195,8 @@ public final class Trainer {
         guard let draws = c.rng["draws"], let dropout = c.rng["dropout"] else {
             throw TrainingError.missingCheckpoint("checkpoint lacks generator states")
         }
-        try drawGenerator.setState(draws)
-        try dropoutGenerator.setState(dropout)
+        try trainingStep.drawGenerator.setState(draws)
+        try trainingStep.dropoutGenerator.setState(dropout)
         if let state = c.rng["data"] { try dataGenerator.setState(state) }  // absent before data-path draws existed
         try stream.restore(cursorJSON: c.dataCursorJSON)
         step = c.step

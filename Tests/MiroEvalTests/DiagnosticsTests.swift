@@ -21,8 +21,8 @@ import MiroTraining
         #expect(probe.levels[0].mse > 0.01, "\(probe.levels)")
         #expect(probe.sheet.count == 3 * (1 + 2 * 2) && probe.columns == 3)
         #expect(probe.table().contains("0.20"))
-        #expect(throws: TrainingError.self) { try DenoiseProbe.run(pipeline, gammas: [0], images: 3, logger: quietLogger) }
-        #expect(throws: TrainingError.self) { try DenoiseProbe.run(pipeline, images: 0, logger: quietLogger) }
+        #expect(throws: InputError.self) { try DenoiseProbe.run(pipeline, gammas: [0], images: 3, logger: quietLogger) }
+        #expect(throws: InputError.self) { try DenoiseProbe.run(pipeline, images: 0, logger: quietLogger) }
     }
 
     @Test func patchCouplingProfileHasOneValuePerDistance() throws {
@@ -33,7 +33,7 @@ import MiroTraining
         #expect(coupling.influenceByDistance.count == 3)
         // Random attention mixes every patch into every other: influence is positive and finite.
         #expect(coupling.influenceByDistance.allSatisfy { $0 > 0 && $0.isFinite }, "\(coupling.influenceByDistance)")
-        #expect(throws: TrainingError.self) { try PatchCoupling.measure(pipeline, gamma: 1, logger: quietLogger) }
+        #expect(throws: InputError.self) { try PatchCoupling.measure(pipeline, gamma: 1, logger: quietLogger) }
     }
 
     /// Without data position embeddings the network is equivariant to shuffling the patches, so the
@@ -50,7 +50,7 @@ import MiroTraining
         #expect(blind.relativeChange < 1e-5, "\(blind.relativeChange)")
         #expect(placed.relativeChange > 0.05, "\(placed.relativeChange)")
         #expect(placed.summary.contains("position use"))
-        #expect(throws: TrainingError.self) { try PositionUse.measure(pipeline, gamma: 0, logger: quietLogger) }
+        #expect(throws: InputError.self) { try PositionUse.measure(pipeline, gamma: 0, logger: quietLogger) }
     }
 
     /// A reward whose embedder outputs a constant is not read, so swapping its values between images must
@@ -82,8 +82,8 @@ import MiroTraining
         let baseline = try ShapesPipeline(model: pipeline.model, config: baselineConfig, step: 0)
         let constant = try ConditioningUse.measure(baseline, gammas: [0.5], images: 6, logger: quietLogger)
         #expect(constant.rows.dropFirst().allSatisfy { $0.increase == 0 }, "\(constant.rows)")
-        #expect(throws: TrainingError.self) { try ConditioningUse.measure(pipeline, images: 1, logger: quietLogger) }
-        #expect(throws: TrainingError.self) { try ConditioningUse.measure(pipeline, gammas: [1], logger: quietLogger) }
+        #expect(throws: InputError.self) { try ConditioningUse.measure(pipeline, images: 1, logger: quietLogger) }
+        #expect(throws: InputError.self) { try ConditioningUse.measure(pipeline, gammas: [1], logger: quietLogger) }
     }
 
     @Test func networkOverridesUseTheOfficialKeysAndNameTheirProblems() throws {

@@ -46,13 +46,13 @@ import MiroTraining
         let (a, b) = try Self.evaluations()
         var otherSeed = b
         otherSeed.seed = 8
-        #expect(throws: TrainingError.self) { try EvaluationComparison(a, against: otherSeed) }
+        #expect(throws: InputError.self) { try EvaluationComparison(a, against: otherSeed) }
         var old = b
         old.perImage = nil
-        #expect(throws: TrainingError.self) { try EvaluationComparison(a, against: old) }
+        #expect(throws: InputError.self) { try EvaluationComparison(a, against: old) }
         var fewer = b
         fewer.perImage?.categories = ["single_object", "colors", "colors", "colors"]
-        #expect(throws: TrainingError.self) { try EvaluationComparison(a, against: fewer) }
+        #expect(throws: InputError.self) { try EvaluationComparison(a, against: fewer) }
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cmp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

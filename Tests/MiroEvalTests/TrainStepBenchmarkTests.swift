@@ -38,7 +38,7 @@ import MiroTraining
             #expect(t.total > 0)
         }
         #expect(bench.step == 2)
-        #expect(bench.ema.updates == 2)
+        #expect(bench.trainStep.ema.updates == 2)
         #expect(try (bench.model.network.latents - before).abs().amax().item() > 0)
         #expect(bench.trainFlopsPerStep
                 == 4 * 3 * TrainStepBenchmark.forwardFlopsPerSample(network, textTokens: 96))

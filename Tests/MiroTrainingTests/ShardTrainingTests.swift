@@ -25,7 +25,7 @@ struct ShardTrainingTests {
 
     func config(steps: Int, dir: URL, bins: URL, labelDim: Int) throws -> RunConfig {
         var c = microConfig(steps: steps)
-        c.dataset.name = "shards"
+        c.dataset.name = .shards
         var s = RunConfig.ShardSettings(paths: [dir.path], binsCache: bins.path)
         s.workers = 2
         s.shuffleBuffer = 8

@@ -81,8 +81,8 @@ struct Eval: ParsableCommand {
         var settings = evaluation.settings()
         settings.rewardTargets = try RewardTargets.parse(rewards, option: "--reward")
         settings.negativeRewardTargets = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
-        try pipeline.validate(settings.rewardTargets)
-        try pipeline.validate(settings.negativeRewardTargets)
+        try pipeline.validate(settings.rewardTargets, option: "--reward")
+        try pipeline.validate(settings.negativeRewardTargets, option: "--negative-reward")
         let bar = ProgressBar("ShapesEval", total: ShapesEval.prompts().count * evaluation.perPrompt)
         let (result, _) = try ShapesEvaluation.run(pipeline, settings: settings, perPrompt: evaluation.perPrompt) { done, _ in
             bar.update(done)

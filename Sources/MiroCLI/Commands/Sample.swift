@@ -91,8 +91,8 @@ struct Sample: ParsableCommand {
         settings.guidanceStartStep = guidanceStart
         settings.guidanceEndStep = guidanceEnd
         settings.seed = seed
-        try pipeline.validate(settings.rewardTargets)
-        try pipeline.validate(settings.negativeRewardTargets)
+        try pipeline.validate(settings.rewardTargets, option: "--reward")
+        try pipeline.validate(settings.negativeRewardTargets, option: "--negative-reward")
         if bestOf > 1, !pipeline.rewardKeys.contains(selectBy) && !ShapesRewards.keys.contains(selectBy) {
             throw ValidationError("--select-by '\(selectBy)' is not a reward; valid: \(ShapesRewards.keys.joined(separator: ", "))")
         }
@@ -102,25 +102,18 @@ struct Sample: ParsableCommand {
 
         let jobs = all.flatMap { p in (0..<n).map { (prompt: p, index: $0) } }
         let bar = ProgressBar("sampling", total: jobs.count * bestOf)
+        let reward = ShapesPipeline.reward(named: selectBy)
         var images: [RGBImage] = []
         var done = 0
         for (j, job) in jobs.enumerated() {
-            var candidates: [RGBImage] = []
-            for c in 0..<bestOf {
-                var s = settings
-                s.seed = seed &+ UInt64(j * bestOf + c)
-                candidates += try pipeline.generate([job.prompt], settings: s)
+            var s = settings
+            s.seed = seed &+ UInt64(j * bestOf)
+            let (image, imageSeed) = try pipeline.bestOf(job.prompt, settings: s, count: bestOf, selectBy: reward) {
                 done += 1
                 bar.update(done)
             }
-            var chosen = 0
-            if bestOf > 1, let reward = ShapesRewards.all.first(where: { $0.name == selectBy }) {
-                let scores = try reward.score(images: candidates, captions: Array(repeating: job.prompt, count: candidates.count))
-                chosen = scores.indices.max { scores[$0] < scores[$1] } ?? 0
-            }
-            images.append(candidates[chosen])
-            let imageSeed = seed &+ UInt64(j * bestOf + chosen)
-            try save(candidates[chosen], prompt: job.prompt, index: job.index, seed: imageSeed, settings: settings, step: pipeline.step)
+            images.append(image)
+            try save(image, prompt: job.prompt, index: job.index, seed: imageSeed, settings: settings, step: pipeline.step)
         }
         bar.finish(suffix: "in \(formatDuration(Date().timeIntervalSince(t0)))")
         if grid {
@@ -131,28 +124,17 @@ struct Sample: ParsableCommand {
     }
 
     private func save(_ image: RGBImage, prompt: String, index: Int, seed: UInt64, settings: ShapesPipeline.Settings, step: Int) throws {
-        let dir = URL(fileURLWithPath: out)
-        let url = try OutputFiles.unique(in: dir, base: "\(OutputFiles.slug(prompt)).\(index).\(seed)", ext: "png")
-        let rewardsText = settings.rewardTargets.keys.sorted().map { "\($0)=\(settings.rewardTargets[$0]!)" }.joined(separator: " ")
-        let negativeText = settings.negativeRewardTargets.keys.sorted().map { "\($0)=\(settings.negativeRewardTargets[$0]!)" }
-            .joined(separator: " ")
-        let parameters = PNG.infotext(prompt: prompt, settings: [
-            ("Steps", "\(settings.steps)"), ("Sampler", "Euler (flow)"), ("CFG scale", "\(settings.guidance)"),
-            ("Seed", "\(seed)"), ("Size", "\(image.width)x\(image.height)"), ("Model", checkpoint), ("Model step", "\(step)"),
-            ("Rewards", rewardsText.isEmpty ? "all=1" : rewardsText),
-            ("Negative rewards", negativeText.isEmpty ? "all=0" : negativeText),
-            ("Negative text", settings.negativeText.rawValue), ("Guidance", "miro (1+w)c-wu"),
-            ("Version", "miro-swift \(Miro.version)"),
+        let url = try OutputFiles.unique(in: URL(fileURLWithPath: out), base: "\(OutputFiles.slug(prompt)).\(index).\(seed)", ext: "png")
+        let metadata = GenerationMetadata(
+            prompt: prompt, steps: settings.steps, guidance: settings.guidance, seed: seed, width: image.width,
+            height: image.height, model: checkpoint, modelStep: step, rewardTargets: settings.rewardTargets,
+            negativeRewardTargets: settings.negativeRewardTargets, negativeText: settings.negativeText.rawValue,
+            version: Miro.version)
+        let miro = try metadata.miroChunk(extra: [
+            "guidance_start_step": settings.guidanceStartStep,
+            "guidance_end_step": settings.guidanceEndStep.map { $0 as Any } ?? NSNull(), "best_of": bestOf, "select_by": selectBy,
         ])
-        let json: [String: Any] = [
-            "prompt": prompt, "seed": seed, "steps": settings.steps, "guidance": settings.guidance,
-            "reward_targets": settings.rewardTargets, "negative_reward_targets": settings.negativeRewardTargets,
-            "negative_text": settings.negativeText.rawValue, "guidance_start_step": settings.guidanceStartStep,
-            "guidance_end_step": settings.guidanceEndStep.map { $0 as Any } ?? NSNull(), "checkpoint": checkpoint,
-            "checkpoint_step": step, "best_of": bestOf, "select_by": selectBy, "version": Miro.version,
-        ]
-        let miro = String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self)
-        try PNG.write(image, to: url, text: [PNGText("parameters", parameters), PNGText("miro", miro)])
+        try PNG.write(image, to: url, text: [metadata.parameters, miro])
         print("saved \(url.path)")
     }
 }

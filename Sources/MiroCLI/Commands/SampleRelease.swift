@@ -130,19 +130,14 @@ extension Sample {
             if channels != 4 { print("no images: \(channels)-channel outputs without stored pixel statistics need their own decoder") }
             return
         }
-        let rewardsText = settings.rewardTargets.keys.sorted().map { "\($0)=\(settings.rewardTargets[$0]!)" }.joined(separator: " ")
-        let negativeText = settings.negativeRewardTargets.keys.sorted().map { "\($0)=\(settings.negativeRewardTargets[$0]!)" }
-            .joined(separator: " ")
         for (k, image) in images.enumerated() {
             let url = try OutputFiles.unique(in: outDir, base: "\(OutputFiles.slug(label)).\(k).\(settings.seed)\(suffix)", ext: "png")
-            let parameters = PNG.infotext(prompt: label, settings: [
-                ("Steps", "\(settings.steps)"), ("Sampler", "Euler (flow)"), ("CFG scale", "\(settings.guidance)"),
-                ("Seed", "\(settings.seed)"), ("Batch index", "\(k)"), ("Size", "\(image.width)x\(image.height)"),
-                ("Model", folder.directory.path), ("Rewards", rewardsText.isEmpty ? "all=1" : rewardsText),
-                ("Negative rewards", negativeText.isEmpty ? "all=0" : negativeText), ("Negative text", "uncond_embedding.npy"),
-                ("Guidance", "miro (1+w)c-wu"), ("Version", "miro-swift \(Miro.version)"),
-            ])
-            try PNG.write(image, to: url, text: [PNGText("parameters", parameters)] + text)
+            let metadata = GenerationMetadata(
+                prompt: label, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, batchIndex: k,
+                width: image.width, height: image.height, model: folder.directory.path, rewardTargets: settings.rewardTargets,
+                negativeRewardTargets: settings.negativeRewardTargets, negativeText: "uncond_embedding.npy",
+                version: Miro.version)
+            try PNG.write(image, to: url, text: [metadata.parameters] + text)
             print("\(suffix.isEmpty ? "saved" : "saved approximate preview (not a VAE decode)") \(url.path)")
         }
     }

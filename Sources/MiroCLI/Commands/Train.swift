@@ -20,7 +20,7 @@ struct TrainingOptions: ParsableArguments {
     var network: String?
     @Option(help: "Optimizer steps.") var steps = 1500
     @Option(help: "Batch size.") var batchSize = 32
-    @Option(help: "Optimizer: lamb (official) or adamw.") var optimizer = "lamb"
+    @Option(help: "Optimizer: lamb (official) or adamw.") var optimizer = OptimizerKind.lamb
     @Option(help: "Peak learning rate.") var lr = 2e-3
     @Option(help: "Linear warm-up steps.") var warmup = 100
     @Option(help: "EMA decay.") var emaDecay = 0.995
@@ -29,7 +29,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Training seed (initialisation, noise, data order). Random if omitted; always printed and stored.")
     var seed: UInt64?
     @Option(help: "Reward dropout probability (official release: 0).") var rewardDropout = 0.0
-    @Option(help: "Reward dropout strategy: none, binomial, uniform.") var rewardDropoutStrategy = "binomial"
+    @Option(help: "Reward dropout strategy: none, binomial, uniform.") var rewardDropoutStrategy = RewardDropoutStrategy.binomial
     @Flag(help: "Train the baseline without reward information (constant reward inputs).") var unconditional = false
 
     func validate() throws {
@@ -39,7 +39,6 @@ struct TrainingOptions: ParsableArguments {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard (0..<1).contains(emaDecay) else { throw ValidationError("--ema-decay must be in [0, 1)") }
         guard (0...1).contains(rewardDropout) else { throw ValidationError("--reward-dropout must be in [0, 1]") }
-        guard ["lamb", "adamw"].contains(optimizer) else { throw ValidationError("--optimizer must be lamb or adamw") }
         guard ["tiny", "small", "miro"].contains(preset) else { throw ValidationError("--preset must be tiny, small or miro") }
     }
 
@@ -164,9 +163,9 @@ struct Train: ParsableCommand {
         let seed = training.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         var config = try training.runConfig(seed: seed)
         if !shards.paths.isEmpty {
-            config.dataset.name = "shards"
+            config.dataset.name = .shards
             config.dataset.shards = try shards.settings()
-            config.textEncoder.name = "precomputed"
+            config.textEncoder.name = .precomputed
             config.network.coherenceKeys = shards.rewardKeys
         } else if let subset = shards.rewards {
             // A specialist on some of the Shapes rewards (the paper's single-reward models).
@@ -183,76 +182,19 @@ struct Train: ParsableCommand {
     }
 }
 
-/// The pieces `train`, `demo` and `experiment` share.
-enum TrainingSession {
-    static func start(config: RunConfig, run: URL, resume: Bool, logger: Logger) throws -> Trainer {
-        var config = config
-        var resuming = false
-        if resume, let latest = Checkpoint.latest(in: run.appendingPathComponent("checkpoints")) {
-            resuming = true
-            // The data must be the run's own: read its dataset settings before generating.
-            let stored = try RunConfig.decode(try Checkpoint.configJSON(latest), source: latest.path)
-            config.dataset = stored.dataset
-            config.textEncoder = stored.textEncoder
-            config.train.batchSize = stored.train.batchSize
-            config.network = stored.network
-        }
-        let data: any TrainingData
-        if let settings = config.dataset.shards, config.dataset.name == "shards" {
-            let shards = try ShardTrainingData(settings: settings, rewardKeys: config.network.coherenceKeys,
-                                               batchSize: config.train.batchSize, logger: logger)
-            let samples = shards.shards.reduce(0) { $0 + $1.nsamples }
-            logger.info("data: \(shards.shards.count) shards, \(samples) samples, text width \(shards.textDim), bins \(settings.binsCache)")
-            if !resuming {
-                config.network = try config.train.network(from: RunConfig.latentPreset(
-                    config.train.preset, rewardKeys: config.network.coherenceKeys, labelDim: shards.textDim))
-            }
-            config.textEncoder.width = shards.textDim
-            config.textEncoder.maxTokens = settings.maxTextTokens
-            if config.train.sampleEvery > 0 {
-                logger.info("sample grids are off for latent data: decoding SDXL latents needs the VAE, which miro-swift does not have yet")
-                config.train.sampleEvery = 0
-            }
-            data = shards
-        } else {
-            let n = config.network
-            guard n.dataSize == 32, n.numInputChannels == 3, n.labelDim == config.textEncoder.width else {
-                throw TrainingError.badConfig("the Shapes world is 32×32 RGB with \(config.textEncoder.width)-wide text tokens; "
-                    + "the network has data_size \(n.dataSize), num_input_channels \(n.numInputChannels), label_dim \(n.labelDim)")
-            }
-            let encoder = ShapesTextEncoder(width: config.textEncoder.width, maxTokens: config.textEncoder.maxTokens)
-            data = try ShapesTrainingSet(count: config.dataset.count, seed: config.dataset.seed, encoder: encoder,
-                                         rewardKeys: n.coherenceKeys, logger: logger)
-        }
-        let trainer = try Trainer(runDirectory: run, config: config, data: data, resume: resume, logger: logger)
-        let baseline = trainer.config.train.unconditional ? " (baseline: constant reward inputs)" : ""
-        logger.info("model: \(trainer.model.parameterCount) parameters, rewards \(trainer.config.network.coherenceKeys.joined(separator: ", "))\(baseline)")
-        return trainer
-    }
-
-    /// Runs the loop with Ctrl-C and time-budget stops, writing a sample grid at each sample step.
+extension TrainingSession {
+    /// The loop with Ctrl-C and a time budget, and the closing log lines.
     static func loop(_ trainer: Trainer, minutes: Double?, logger: Logger) throws {
         Interrupt.install()
         let start = Date()
-        let deadline = minutes.map { start.addingTimeInterval($0 * 60) }
-        try trainer.train(shouldStop: {
-            Interrupt.requested || (deadline.map { Date() >= $0 } ?? false)
-        }, onSample: { step in
-            try writeGrid(trainer, step: step, logger: logger)
-        })
-        if Interrupt.requested { logger.info("stopped by Ctrl-C at step \(trainer.step); resume with --resume") }
-        else if trainer.step < trainer.config.train.steps { logger.info("time budget reached at step \(trainer.step)") }
+        switch try loop(trainer, minutes: minutes, interrupted: { Interrupt.requested }, logger: logger) {
+        case .interrupted: logger.info("stopped by Ctrl-C at step \(trainer.step); resume with --resume")
+        case .timeBudget: logger.info("time budget reached at step \(trainer.step)")
+        case .finished: break
+        }
         logger.info("trained \(trainer.step) steps in \(formatDuration(Date().timeIntervalSince(start)))")
     }
-
-    static func writeGrid(_ trainer: Trainer, step: Int, logger: Logger) throws {
-        let pipeline = try ShapesPipeline(model: try trainer.emaModel(), config: trainer.config, step: step)
-        var settings = ShapesPipeline.Settings()
-        settings.steps = trainer.config.train.sampleSteps
-        settings.guidance = trainer.config.train.guidance
-        settings.seed = 1234
-        let url = trainer.runDirectory.appendingPathComponent("samples").appendingPathComponent(String(format: "step-%07d.png", step))
-        let rows = try SampleGrid.write(pipeline, settings: settings, to: url)
-        logger.info("sample grid \(url.path) (rows: \(rows.joined(separator: ", ")))")
-    }
 }
+
+extension OptimizerKind: ExpressibleByArgument {}
+extension RewardDropoutStrategy: ExpressibleByArgument {}
