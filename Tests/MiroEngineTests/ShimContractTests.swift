@@ -135,6 +135,15 @@ private func withMatrix<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
         }
     }
 
+    /// Raw values are the header's codes, and a code the header does not define names no dtype.
+    @Test func rawValuesComeFromTheHeader() {
+        #expect(DType.allCases.map { Int($0.rawValue) } == [MT_F32, MT_F16, MT_BF16, MT_I64, MT_BOOL, MT_F64, MT_U8, MT_I32])
+        #expect(DType.allCases.allSatisfy { DType(rawValue: $0.rawValue) == $0 })
+        #expect(DType(rawValue: 99) == nil)
+        #expect(Tensor.InterpolationMode.allCases.map { Int($0.rawValue) }
+                == [MT_INTERP_NEAREST, MT_INTERP_BILINEAR, MT_INTERP_BICUBIC, MT_INTERP_AREA])
+    }
+
     @Test func legacyInitializerKeepsItsShape() {
         let e = EngineError("Lamb", "invalid betas")
         #expect(e.category == .internal)
