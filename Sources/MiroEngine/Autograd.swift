@@ -2,43 +2,46 @@ import CTorch
 
 /// Reverse-mode differentiation through libtorch's autograd engine.
 extension Tensor {
-    public var requiresGrad: Bool {
-        get { mt_requires_grad(handle) }
-    }
+    public var requiresGrad: Bool { requiresGradFact }
 
     /// Marks a leaf tensor as a variable to differentiate with respect to.
     @discardableResult
     public func requiringGrad(_ flag: Bool = true) throws -> Tensor {
-        try check(mt_set_requires_grad(handle, flag), "requires_grad")
+        try check(withHandle { mt_set_requires_grad($0, flag) }, "requires_grad")
         return self
     }
 
-    public var isLeaf: Bool { mt_is_leaf(handle) }
+    public var isLeaf: Bool { isLeafFact }
 
     /// The accumulated gradient, or nil before any backward pass reached this tensor.
+    /// (`gradient()` is the throwing form; reading a gradient only fails on a broken engine.)
     public var grad: Tensor? {
-        guard let h = mt_grad(handle) else { return nil }
-        return Tensor(owning: h)
+        do { return try gradient() } catch { preconditionFailure("\(error)") }
+    }
+
+    /// The accumulated gradient, nil when there is none; a failure to read it throws.
+    public func gradient() throws -> Tensor? {
+        var g: OpaquePointer?
+        try check(withHandle { mt_grad($0, &g) }, "grad")
+        return g.map(Tensor.init(owning:))
     }
 
     /// Replaces the gradient (used by gradient clipping and all-reduce).
     public func setGrad(_ g: Tensor?) throws {
         if let g {
-            try withExtendedLifetime(g) { try check(mt_set_grad(handle, g.handle), "set_grad") }
+            try check(withHandles(self, g) { mt_set_grad($0, $1) }, "set_grad")
         } else {
-            try check(mt_zero_grad(handle), "zero_grad")
+            try check(withHandle { mt_zero_grad($0) }, "zero_grad")
         }
     }
 
     /// Back-propagates from this tensor; a non-scalar needs `gradient` (d loss / d self).
     public func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) throws {
-        try withExtendedLifetime(gradient) {
-            try check(mt_backward(handle, gradient?.handle, retainGraph), "backward")
-        }
+        try check(withHandles(self, gradient) { mt_backward($0, $1, retainGraph) }, "backward")
     }
 
     /// The same values, cut from the autograd graph (shares storage).
-    public func detached() throws -> Tensor { try Tensor.wrap("detach", mt_detach(handle)) }
+    public func detached() throws -> Tensor { try Tensor.wrap("detach", withHandle { mt_detach($0) }) }
 }
 
 /// Switches gradient recording for the current thread.
@@ -69,33 +72,35 @@ public func withoutGrad<R>(_ body: () throws -> R) rethrows -> R { try GradMode.
 /// and optimizer state hold the same objects). Call them on leaves under `withoutGrad`.
 extension Tensor {
     public func copy_(_ source: Tensor) throws {
-        try withExtendedLifetime(source) { try check(mt_copy_(handle, source.handle), "copy_") }
+        try check(withHandles(self, source) { mt_copy_($0, $1) }, "copy_")
     }
-    public func zero_() throws { try check(mt_zero_(handle), "zero_") }
-    public func fill_(_ value: Double) throws { try check(mt_fill_(handle, value), "fill_") }
+    public func zero_() throws { try check(withHandle { mt_zero_($0) }, "zero_") }
+    public func fill_(_ value: Double) throws { try check(withHandle { mt_fill_($0, value) }, "fill_") }
     /// self += alpha · other
     public func add_(_ other: Tensor, alpha: Double = 1) throws {
-        try withExtendedLifetime(other) { try check(mt_add_(handle, other.handle, alpha), "add_") }
+        try check(withHandles(self, other) { mt_add_($0, $1, alpha) }, "add_")
     }
-    public func add_(_ s: Double) throws { try check(mt_add_scalar_(handle, s), "add_") }
+    public func add_(_ s: Double) throws { try check(withHandle { mt_add_scalar_($0, s) }, "add_") }
     public func mul_(_ other: Tensor) throws {
-        try withExtendedLifetime(other) { try check(mt_mul_(handle, other.handle), "mul_") }
+        try check(withHandles(self, other) { mt_mul_($0, $1) }, "mul_")
     }
-    public func mul_(_ s: Double) throws { try check(mt_mul_scalar_(handle, s), "mul_") }
+    public func mul_(_ s: Double) throws { try check(withHandle { mt_mul_scalar_($0, s) }, "mul_") }
     public func div_(_ other: Tensor) throws {
-        try withExtendedLifetime(other) { try check(mt_div_(handle, other.handle), "div_") }
+        try check(withHandles(self, other) { mt_div_($0, $1) }, "div_")
     }
     /// self += value · a · b
     public func addcmul_(_ a: Tensor, _ b: Tensor, value: Double = 1) throws {
-        try withExtendedLifetime((a, b)) { try check(mt_addcmul_(handle, a.handle, b.handle, value), "addcmul_") }
+        try check(withHandles(self, a, b) { mt_addcmul_($0, $1, $2, value) }, "addcmul_")
     }
     /// self += value · a / b
     public func addcdiv_(_ a: Tensor, _ b: Tensor, value: Double = 1) throws {
-        try withExtendedLifetime((a, b)) { try check(mt_addcdiv_(handle, a.handle, b.handle, value), "addcdiv_") }
+        try check(withHandles(self, a, b) { mt_addcdiv_($0, $1, $2, value) }, "addcdiv_")
     }
     /// self += weight · (end − self)
     public func lerp_(_ end: Tensor, _ weight: Double) throws {
-        try withExtendedLifetime(end) { try check(mt_lerp_(handle, end.handle, weight), "lerp_") }
+        try check(withHandles(self, end) { mt_lerp_($0, $1, weight) }, "lerp_")
     }
-    public func clamp_(min lo: Double, max hi: Double) throws { try check(mt_clamp_(handle, lo, hi), "clamp_") }
+    public func clamp_(min lo: Double, max hi: Double) throws {
+        try check(withHandle { mt_clamp_($0, lo, hi) }, "clamp_")
+    }
 }

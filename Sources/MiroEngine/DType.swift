@@ -1,8 +1,38 @@
 import CTorch
 
-/// Element types the engine exposes. Raw values are the shim's `MT_*` dtype codes.
-public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
-    case float32 = 0, float16 = 1, bfloat16 = 2, int64 = 3, bool = 4, float64 = 5, uint8 = 6, int32 = 7
+/// Element types the engine exposes. Raw values are the shim's `MT_*` dtype codes, read from
+/// ctorch.h (callers sort by them, so they stay raw values).
+public enum DType: RawRepresentable, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case float32, float16, bfloat16, int64, bool, float64, uint8, int32
+
+    public init?(rawValue: Int32) {
+        guard let match = DType.allCases.first(where: { $0.code == rawValue }) else { return nil }
+        self = match
+    }
+
+    public var rawValue: Int32 { code }
+
+    /// The shim's `MT_*` dtype code.
+    var code: Int32 {
+        switch self {
+        case .float32: Int32(MT_F32)
+        case .float16: Int32(MT_F16)
+        case .bfloat16: Int32(MT_BF16)
+        case .int64: Int32(MT_I64)
+        case .bool: Int32(MT_BOOL)
+        case .float64: Int32(MT_F64)
+        case .uint8: Int32(MT_U8)
+        case .int32: Int32(MT_I32)
+        }
+    }
+
+    /// The case of a shim dtype code; an unknown code is a `.dtype` error, never a guess.
+    init(code: Int32) throws {
+        guard let match = DType(rawValue: code) else {
+            throw EngineError("dtype", "libtorch reported dtype code \(code), which has no DType", category: .dtype)
+        }
+        self = match
+    }
 
     public var byteSize: Int {
         switch self {
@@ -35,7 +65,7 @@ public enum Device: Sendable, Equatable, CustomStringConvertible {
     case cpu
     case cuda(Int)
 
-    var code: Int32 { self == .cpu ? 0 : 1 }
+    var code: Int32 { self == .cpu ? Int32(MT_CPU) : Int32(MT_CUDA) }
     var index: Int32 { if case .cuda(let i) = self { Int32(i) } else { -1 } }
 
     public var description: String {

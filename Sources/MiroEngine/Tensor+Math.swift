@@ -3,35 +3,67 @@ import CTorch
 // Elementwise arithmetic, comparisons and reductions. Operators broadcast like PyTorch and throw
 // on incompatible shapes, so one `try` covers a whole expression: `let y = try a * x + b`.
 
-enum UnaryOp: Int32 {
-    case neg = 0, exp, log, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid, silu, gelu, geluTanh, relu,
-         square, reciprocal, sign, floor, ceil, round, logicalNot, isnan, isfinite, erf, log1p, expm1, softplus
+/// One of the shim's op codes with the name errors report. The codes come from ctorch.h.
+struct OpCode: CustomStringConvertible {
+    let name: String
+    let code: Int32
+    init(_ name: String, _ code: Int) { self.name = name; self.code = Int32(code) }
+    var description: String { name }
 }
 
-enum BinaryOp: Int32 {
-    case add = 0, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, and, or, atan2, fmod
-}
+typealias UnaryOp = OpCode
+typealias BinaryOp = OpCode
+typealias ReduceOp = OpCode
 
-enum ReduceOp: Int32 {
-    case sum = 0, mean, amax, amin, variance, std, norm, argmax, argmin, logsumexp, prod, any, all
+extension OpCode {
+    // unary (mt_unary)
+    static let neg = OpCode("neg", MT_UNARY_NEG), exp = OpCode("exp", MT_UNARY_EXP), log = OpCode("log", MT_UNARY_LOG)
+    static let sqrt = OpCode("sqrt", MT_UNARY_SQRT), rsqrt = OpCode("rsqrt", MT_UNARY_RSQRT), abs = OpCode("abs", MT_UNARY_ABS)
+    static let sin = OpCode("sin", MT_UNARY_SIN), cos = OpCode("cos", MT_UNARY_COS), tanh = OpCode("tanh", MT_UNARY_TANH)
+    static let sigmoid = OpCode("sigmoid", MT_UNARY_SIGMOID), silu = OpCode("silu", MT_UNARY_SILU)
+    static let gelu = OpCode("gelu", MT_UNARY_GELU), geluTanh = OpCode("geluTanh", MT_UNARY_GELU_TANH)
+    static let relu = OpCode("relu", MT_UNARY_RELU), square = OpCode("square", MT_UNARY_SQUARE)
+    static let reciprocal = OpCode("reciprocal", MT_UNARY_RECIPROCAL), sign = OpCode("sign", MT_UNARY_SIGN)
+    static let floor = OpCode("floor", MT_UNARY_FLOOR), ceil = OpCode("ceil", MT_UNARY_CEIL), round = OpCode("round", MT_UNARY_ROUND)
+    static let logicalNot = OpCode("logicalNot", MT_UNARY_LOGICAL_NOT), isnan = OpCode("isnan", MT_UNARY_ISNAN)
+    static let isfinite = OpCode("isfinite", MT_UNARY_ISFINITE), erf = OpCode("erf", MT_UNARY_ERF)
+    static let log1p = OpCode("log1p", MT_UNARY_LOG1P), expm1 = OpCode("expm1", MT_UNARY_EXPM1)
+    static let softplus = OpCode("softplus", MT_UNARY_SOFTPLUS)
+
+    // binary (mt_binary, mt_binary_scalar)
+    static let add = OpCode("add", MT_BINARY_ADD), sub = OpCode("sub", MT_BINARY_SUB), mul = OpCode("mul", MT_BINARY_MUL)
+    static let div = OpCode("div", MT_BINARY_DIV), pow = OpCode("pow", MT_BINARY_POW)
+    static let maximum = OpCode("maximum", MT_BINARY_MAXIMUM), minimum = OpCode("minimum", MT_BINARY_MINIMUM)
+    static let eq = OpCode("eq", MT_BINARY_EQ), ne = OpCode("ne", MT_BINARY_NE), lt = OpCode("lt", MT_BINARY_LT)
+    static let le = OpCode("le", MT_BINARY_LE), gt = OpCode("gt", MT_BINARY_GT), ge = OpCode("ge", MT_BINARY_GE)
+    static let and = OpCode("and", MT_BINARY_AND), or = OpCode("or", MT_BINARY_OR)
+    static let atan2 = OpCode("atan2", MT_BINARY_ATAN2), fmod = OpCode("fmod", MT_BINARY_FMOD)
+
+    // reductions (mt_reduce)
+    static let sum = OpCode("sum", MT_REDUCE_SUM), mean = OpCode("mean", MT_REDUCE_MEAN)
+    static let amax = OpCode("amax", MT_REDUCE_AMAX), amin = OpCode("amin", MT_REDUCE_AMIN)
+    static let variance = OpCode("variance", MT_REDUCE_VAR), std = OpCode("std", MT_REDUCE_STD)
+    static let norm = OpCode("norm", MT_REDUCE_NORM), argmax = OpCode("argmax", MT_REDUCE_ARGMAX)
+    static let argmin = OpCode("argmin", MT_REDUCE_ARGMIN), logsumexp = OpCode("logsumexp", MT_REDUCE_LOGSUMEXP)
+    static let prod = OpCode("prod", MT_REDUCE_PROD), any = OpCode("any", MT_REDUCE_ANY), all = OpCode("all", MT_REDUCE_ALL)
 }
 
 extension Tensor {
     func unary(_ op: UnaryOp) throws -> Tensor {
-        try Tensor.wrap("\(op)", mt_unary(op.rawValue, handle))
+        try Tensor.wrap(op.name, withHandle { mt_unary(op.code, $0) })
     }
 
     func binary(_ op: BinaryOp, _ other: Tensor) throws -> Tensor {
-        try withExtendedLifetime(other) { try Tensor.wrap("\(op)", mt_binary(op.rawValue, handle, other.handle)) }
+        try Tensor.wrap(op.name, withHandles(self, other) { mt_binary(op.code, $0, $1) })
     }
 
     func binary(_ op: BinaryOp, _ scalar: Double, reverse: Bool = false) throws -> Tensor {
-        try Tensor.wrap("\(op)", mt_binary_scalar(op.rawValue, handle, scalar, reverse))
+        try Tensor.wrap(op.name, withHandle { mt_binary_scalar(op.code, $0, scalar, reverse) })
     }
 
     func reduce(_ op: ReduceOp, _ dims: [Int], keepDim: Bool, unbiased: Bool = true) throws -> Tensor {
         let d = dims.map(Int64.init)
-        return try Tensor.wrap("\(op)", mt_reduce(op.rawValue, handle, d, Int32(d.count), keepDim, unbiased))
+        return try Tensor.wrap(op.name, withHandle { mt_reduce(op.code, $0, d, Int32(d.count), keepDim, unbiased) })
     }
 
     // MARK: Operators
@@ -106,12 +138,12 @@ extension Tensor {
     public func erf() throws -> Tensor { try unary(.erf) }
 
     public func clamp(min lo: Double? = nil, max hi: Double? = nil) throws -> Tensor {
-        try Tensor.wrap("clamp", mt_clamp(handle, lo ?? 0, hi ?? 0, lo != nil, hi != nil))
+        try Tensor.wrap("clamp", withHandle { mt_clamp($0, lo ?? 0, hi ?? 0, lo != nil, hi != nil) })
     }
 
     /// `torch.lerp(self, end, weight)` = self + weight · (end − self).
     public func lerp(_ end: Tensor, _ weight: Double) throws -> Tensor {
-        try withExtendedLifetime(end) { try Tensor.wrap("lerp", mt_lerp(handle, end.handle, weight)) }
+        try Tensor.wrap("lerp", withHandles(self, end) { mt_lerp($0, $1, weight) })
     }
 
     // MARK: Reductions (no `dims` = over everything)
@@ -145,19 +177,19 @@ extension Tensor {
         try reduce(.argmin, dim.map { [$0] } ?? [], keepDim: keepDim)
     }
 
-    public func cumsum(_ dim: Int) throws -> Tensor { try Tensor.wrap("cumsum", mt_cumsum(handle, Int64(dim))) }
+    public func cumsum(_ dim: Int) throws -> Tensor { try Tensor.wrap("cumsum", withHandle { mt_cumsum($0, Int64(dim)) }) }
 
     /// The `k` largest (or smallest) values along `dim`, sorted, with their indices.
     public func topk(_ k: Int, dim: Int = -1, largest: Bool = true) throws -> (values: Tensor, indices: Tensor) {
         var v: OpaquePointer?
         var i: OpaquePointer?
-        try check(mt_topk(handle, Int64(k), Int64(dim), largest, &v, &i), "topk")
+        try check(withHandle { mt_topk($0, Int64(k), Int64(dim), largest, &v, &i) }, "topk")
         return (Tensor(owning: v!), Tensor(owning: i!))
     }
 
     public func sorted(dim: Int = -1, descending: Bool = false) throws -> (values: Tensor, indices: Tensor) {
         var i: OpaquePointer?
-        let v = try Tensor.wrap("sort", mt_sort(handle, Int64(dim), descending, &i))
+        let v = try Tensor.wrap("sort", withHandle { mt_sort($0, Int64(dim), descending, &i) })
         return (v, Tensor(owning: i!))
     }
 }
