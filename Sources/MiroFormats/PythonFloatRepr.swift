@@ -1,6 +1,6 @@
 import Foundation
 
-/// Python's float and string formatting as `json.dumps` and f-strings use it.
+/// Python's float formatting as `repr`, f-strings and `json.dumps` (through ``PythonJSON/float(_:)``) use it.
 public enum PythonFloatRepr {
     /// `repr(x)` / `str(x)` of a Python float: the shortest round-tripping digits, fixed notation when the
     /// decimal exponent is in [-4, 16), otherwise `d.ddde±XX`; `nan`, `inf`, `-inf`.
@@ -35,16 +35,6 @@ public enum PythonFloatRepr {
         if decpt >= digits.count { return sign + d + String(repeating: "0", count: decpt - digits.count) + ".0" }
         return sign + String(digits[..<decpt]) + "." + String(digits[decpt...])
     }
-
-    /// A float as `json.dumps` writes it (`NaN`, `Infinity`, `-Infinity` for the non-finite).
-    public static func jsonNumber(_ x: Double) -> String {
-        if x.isNaN { return "NaN" }
-        if x.isInfinite { return x < 0 ? "-Infinity" : "Infinity" }
-        return string(x)
-    }
-
-    /// A string as `json.dumps` writes it with the default `ensure_ascii=True`.
-    public static func jsonString(_ s: String) -> String { pythonJSONQuoted(s) }
 }
 
 /// Python's `str` ordering (`sorted()` of strings): lexicographic by Unicode code point, not by Swift's

@@ -127,9 +127,9 @@ public final class SafeTensorsFile: Sendable {
             throw FormatError.invalidHeader(
                 path: path, message: "header must start with '{' but starts with byte 0x\(String(first, radix: 16))")
         }
-        let json: JSONValue
+        let json: PythonJSON
         do {
-            json = try JSONParser.parse(header)
+            json = try PythonJSON.parse(header, options: .strict)
         } catch {
             throw FormatError.invalidHeader(
                 path: path, message: "header is not valid JSON: \(error.message) at header byte \(error.offset)")
@@ -149,7 +149,7 @@ public final class SafeTensorsFile: Sendable {
     }
 
     /// `__metadata__` must be a string → string map; `null` is accepted as "no metadata", as serde's `Option` does.
-    private static func parseMetadata(_ value: JSONValue, path: String) throws -> [String: String] {
+    private static func parseMetadata(_ value: PythonJSON, path: String) throws -> [String: String] {
         switch value {
         case .null:
             return [:]
@@ -170,12 +170,12 @@ public final class SafeTensorsFile: Sendable {
         }
     }
 
-    private static func parseEntry(name: String, _ value: JSONValue, path: String) throws -> SafeTensorsEntry {
+    private static func parseEntry(name: String, _ value: PythonJSON, path: String) throws -> SafeTensorsEntry {
         func bad(_ message: String) -> FormatError { .invalidTensor(path: path, tensor: name, message: message) }
         guard case .object(let fields) = value else {
             throw bad("must be an object with dtype, shape and data_offsets, found \(value.brief)")
         }
-        var dtypeValue: JSONValue?, shapeValue: JSONValue?, offsetsValue: JSONValue?
+        var dtypeValue: PythonJSON?, shapeValue: PythonJSON?, offsetsValue: PythonJSON?
         for (key, field) in fields {
             switch key {
             case "dtype": dtypeValue = field
@@ -247,7 +247,7 @@ public final class SafeTensorsFile: Sendable {
         }
     }
 
-    private static func render(_ value: JSONValue) -> String {
+    private static func render(_ value: PythonJSON) -> String {
         if case .array(let items) = value { return "[" + items.map(\.brief).joined(separator: ", ") + "]" }
         return value.brief
     }

@@ -33,9 +33,9 @@ public struct SafeTensorsIndex: Sendable {
         } catch {
             throw FormatError.io(path: path, message: "cannot read file (\(error.localizedDescription))")
         }
-        let json: JSONValue
+        let json: PythonJSON
         do {
-            json = try JSONParser.parse([UInt8](raw))
+            json = try PythonJSON.parse([UInt8](raw), options: .strict)
         } catch {
             throw FormatError.invalidHeader(path: path, message: "index is not valid JSON: \(error.message) at byte \(error.offset)")
         }
@@ -168,37 +168,15 @@ extension SafeTensorsWriter {
 
     /// The index exactly as transformers writes it: `json.dumps(index, indent=2, sort_keys=True) + "\n"`.
     public static func indexJSON(totalSize: Int, weightMap: [String: String]) -> String {
-        let entries = weightMap.keys.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
-            .map { "    \(pythonJSONQuoted($0)): \(pythonJSONQuoted(weightMap[$0] ?? ""))" }
-        return "{\n  \"metadata\": {\n    \"total_size\": \(totalSize)\n  },\n  \"weight_map\": {\n"
-            + entries.joined(separator: ",\n") + (entries.isEmpty ? "" : "\n") + "  }\n}\n"
+        let index = PythonJSON.object([
+            ("metadata", .object([("total_size", .int(totalSize))])),
+            ("weight_map", .object(weightMap.map { (key: $0.key, value: .string($0.value)) })),
+        ])
+        return index.dumps(indent: 2, sortKeys: true) + "\n"
     }
 
     private static func fiveDigits(_ n: Int) -> String {
         let text = String(n)
         return String(repeating: "0", count: max(0, 5 - text.count)) + text
     }
-}
-
-/// A string literal as Python's `json.dumps` writes it with the default `ensure_ascii=True`: non-ASCII becomes
-/// `\uXXXX` (UTF-16, lowercase hex), so index files match transformers' byte for byte (and configs and
-/// bins caches match what the official scripts write).
-public func pythonJSONQuoted(_ string: String) -> String {
-    var out = "\""
-    for unit in string.utf16 {
-        switch unit {
-        case 0x22: out += "\\\""
-        case 0x5C: out += "\\\\"
-        case 0x0A: out += "\\n"
-        case 0x0D: out += "\\r"
-        case 0x09: out += "\\t"
-        case 0x08: out += "\\b"
-        case 0x0C: out += "\\f"
-        case 0x20...0x7E: out.unicodeScalars.append(Unicode.Scalar(UInt8(unit)))
-        default:
-            let hex = String(unit, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        }
-    }
-    return out + "\""
 }

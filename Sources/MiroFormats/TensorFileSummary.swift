@@ -61,13 +61,15 @@ public enum TensorFileSummary {
     /// `{"tensors":[{"name","dtype","shape","sum","abs_sum"}],"metadata":{}}` with keys in that order and metadata
     /// keys sorted. Non-finite sums (a tensor holding NaN or inf) are written as `null`, since JSON has no NaN.
     public static func jsonString(tensors: [TensorSummary], metadata: [String: String]) -> String {
-        let items = tensors.map { t in
-            "{\"name\":\(jsonQuoted(t.name)),\"dtype\":\(jsonQuoted(t.dtype)),"
-                + "\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
-                + "\"sum\":\(jsonNumber(t.sum)),\"abs_sum\":\(jsonNumber(t.absSum))}"
+        let items: [PythonJSON] = tensors.map { t in
+            .object([
+                ("name", .string(t.name)), ("dtype", .string(t.dtype)), ("shape", .array(t.shape.map { .int($0) })),
+                ("sum", jsonNumber(t.sum)), ("abs_sum", jsonNumber(t.absSum)),
+            ])
         }
-        let meta = metadata.keys.sorted().map { "\(jsonQuoted($0)):\(jsonQuoted(metadata[$0] ?? ""))" }
-        return "{\"tensors\":[\(items.joined(separator: ","))],\"metadata\":{\(meta.joined(separator: ","))}}"
+        let meta = metadata.keys.sorted().map { (key: $0, value: PythonJSON.string(metadata[$0] ?? "")) }
+        return PythonJSON.object([("tensors", .array(items)), ("metadata", .object(meta))])
+            .dumps(separators: (",", ":"), ensureASCII: false)
     }
 
     /// An aligned table (name, dtype, shape, sum, abs_sum), a count line, then `metadata:` lines. Long metadata
@@ -119,8 +121,8 @@ public enum TensorFileSummary {
     }
 
     /// Shortest round-tripping decimal (Swift's `description`), which is valid JSON for finite values.
-    private static func jsonNumber(_ value: Double) -> String {
-        value.isFinite ? "\(value)" : "null"
+    private static func jsonNumber(_ value: Double) -> PythonJSON {
+        value.isFinite ? .number("\(value)") : .null
     }
 
     /// Table cells: up to 8 significant digits, so columns stay narrow but differences still show.

@@ -66,7 +66,7 @@ public struct ReleaseProvenance: Codable, Sendable, Equatable {
     }
 
     var json: PythonJSON {
-        var items: [(String, PythonJSON)] = [
+        var items: [(key: String, value: PythonJSON)] = [
             ("format", .string(format)), ("source_checkpoint", .string(sourceCheckpoint)), ("step", .int(step)),
             ("weights", .string(weights)), ("text_encoder", .string(textEncoder)),
         ]
@@ -76,6 +76,14 @@ public struct ReleaseProvenance: Codable, Sendable, Equatable {
         if let pixelStd { items.append(("pixel_std", .array(pixelStd.map { .float($0) }))) }
         if let sigmaData { items.append(("sigma_data", .float(sigmaData))) }
         return .object(items)
+    }
+}
+
+extension PythonJSON {
+    /// A float that the official YAML config writes as an integer literal when it is whole
+    /// (`compute_dropout: 0` in configs/config.yaml reaches config.json as `0`, not `0.0`).
+    public static func yamlNumber(_ value: Double) -> PythonJSON {
+        value.rounded() == value && abs(value) < 1e15 ? .int(Int(value)) : .float(value)
     }
 }
 
@@ -92,7 +100,7 @@ public enum ReleaseConfigJSON {
     ]
 
     public static func render(_ config: MIROPipelineConfig, provenance: ReleaseProvenance? = nil) -> String {
-        value(config, provenance: provenance).rendered()
+        value(config, provenance: provenance).dumps(indent: 2)
     }
 
     public static func value(_ config: MIROPipelineConfig, provenance: ReleaseProvenance? = nil) -> PythonJSON {
@@ -135,11 +143,11 @@ public enum ReleaseConfigJSON {
             ("channel_wise_normalisation", .bool(post.channelWiseNormalisation)), ("model_type", .string(post.modelType)),
         ])
         let s = c.scheduler!
-        var scheduler: [(String, PythonJSON)] = [("start", .yamlNumber(s.start)), ("end", .yamlNumber(s.end))]
+        var scheduler: [(key: String, value: PythonJSON)] = [("start", .yamlNumber(s.start)), ("end", .yamlNumber(s.end))]
         if s.shift != 1 { scheduler.append(("shift", .float(s.shift))) }  // the converter never writes it
         scheduler.append(("clip_min", .float(s.clipMin)))
         let sd = c.samplerDefaults!
-        var items: [(String, PythonJSON)] = [
+        var items: [(key: String, value: PythonJSON)] = [
             ("network", network), ("preconditioning", preconditioning), ("data_preprocessing", dataPreprocessing),
             ("postprocessing", postprocessing), ("scheduler", .object(scheduler)),
             ("coherence_keys", strings(c.coherenceKeys!)),
@@ -169,7 +177,7 @@ public enum ReleaseConfigJSON {
             enum CodingKeys: String, CodingKey { case provenance = "miro_swift" }
         }
         let provenance = try? JSONDecoder().decode(Wrapper.self, from: data).provenance
-        let top = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        let top = (try? PythonJSON.parse([UInt8](data)))?.object ?? [:]
         let known = Set(officialKeys + [ReleaseProvenance.key])
         return (config, provenance, top.keys.filter { !known.contains($0) }.sorted())
     }

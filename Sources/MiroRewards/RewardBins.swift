@@ -147,15 +147,8 @@ public struct RewardBins: Codable, Equatable, Sendable {
         guard order.count == edges.count, Set(order) == Set(edges.keys) else {
             throw RewardBinsError.invalidRewardOrder(given: order, rewards: edges.keys.sorted(by: pythonStringLess))
         }
-        var s = "{"
-        for (i, name) in order.enumerated() {
-            if i > 0 { s += ", " }
-            s += PythonFloatRepr.jsonString(name) + ": ["
-            s += edges[name]!.map(PythonFloatRepr.jsonNumber).joined(separator: ", ")
-            s += "]"
-        }
-        s += "}"
-        return Data(s.utf8)
+        let cache = PythonJSON.object(order.map { (key: $0, value: .array(edges[$0]!.map { .float($0) })) })
+        return Data(cache.dumps().utf8)
     }
 
     /// Writes the cache into `directory` under `cacheFileName(...)`, atomically (a temporary file in the
@@ -191,17 +184,27 @@ public struct RewardBins: Codable, Equatable, Sendable {
         do { data = try Data(contentsOf: url) } catch {
             throw RewardBinsError.unreadable(file: file, reason: "\(error)")
         }
-        let decoded: [String: [Double]]
-        do {
-            decoded = try JSONDecoder().decode([String: [Double]].self, from: data)
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
-            throw RewardBinsError.malformed(file: file, field: codingPathString(ctx.codingPath),
-                                            reason: "expected an object of number arrays: \(ctx.debugDescription)")
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw RewardBinsError.malformed(file: file, field: codingPathString(ctx.codingPath),
-                                            reason: "not valid JSON: \(ctx.debugDescription)")
-        } catch {
-            throw RewardBinsError.malformed(file: file, field: "", reason: "\(error)")
+        // Read as `json.load` reads it (the official loader): `NaN` / `Infinity` are numbers here, rejected below
+        // as non-finite edges, and a repeated key keeps its last list. (`JSONDecoder` would call such a file
+        // malformed JSON.)
+        let json: PythonJSON
+        do { json = try PythonJSON.parse([UInt8](data)) } catch {
+            throw RewardBinsError.malformed(file: file, field: "", reason: "not valid JSON: \(error)")
+        }
+        guard let object = json.object else {
+            throw RewardBinsError.malformed(file: file, field: "", reason: "expected an object of number arrays")
+        }
+        var decoded: [String: [Double]] = [:]
+        for name in object.keys.sorted(by: pythonStringLess) {
+            guard let items = object[name]!.array else {
+                throw RewardBinsError.malformed(file: file, field: name, reason: "expected an array of numbers")
+            }
+            decoded[name] = try items.enumerated().map { i, item in
+                guard let x = item.double else {
+                    throw RewardBinsError.malformed(file: file, field: "\(name)[\(i)]", reason: "expected a number")
+                }
+                return x
+            }
         }
         let want = Set(expectedRewards)
         let have = Set(decoded.keys)
@@ -232,10 +235,6 @@ public struct RewardBins: Codable, Equatable, Sendable {
         let digits = rest.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, rest.dropFirst(digits.count).hasPrefix("_bins_") else { return nil }
         return Int(digits)
-    }
-
-    private static func codingPathString(_ path: [any CodingKey]) -> String {
-        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined()
     }
 }
 

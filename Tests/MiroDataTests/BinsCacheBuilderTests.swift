@@ -16,10 +16,10 @@ struct BinsCacheBuilderTests {
         var builder = BinsCacheBuilder()
         builder.rewardNames = c["scores"]!.array!.map { $0.string! }
         builder.syntheticProb = c["synthetic_prob"]!.number!
-        builder.maxSamples = c["max_samples"]!.int!
-        builder.numBins = c["num_bins"]!.int!
-        builder.seed = c["seed"]!.int!
-        if caseIndex == 2 { builder.samplesPerTar = c["samples_per_tar"]!.int! }  // else: the default quota
+        builder.maxSamples = c["max_samples"]!.integer!
+        builder.numBins = c["num_bins"]!.integer!
+        builder.seed = c["seed"]!.integer!
+        if caseIndex == 2 { builder.samplesPerTar = c["samples_per_tar"]!.integer! }  // else: the default quota
         let root = try ShardFixture.writableCopy()
         defer { try? FileManager.default.removeItem(at: root) }
 

@@ -266,7 +266,13 @@ struct RewardBinsTests {
             #expect(field == "a[1]")
         }
         let notJSON = try BinsFixture.write("{\"a\": [0.0, ", named: cname, in: dir)
-        #expect(throws: RewardBinsError.self) { try RewardBins.readCache(notJSON, expectedRewards: ["a"]) }
+        let syntax = #expect(throws: RewardBinsError.self) { try RewardBins.readCache(notJSON, expectedRewards: ["a"]) }
+        #expect(syntax?.description.contains("not valid JSON: unexpected end of input (byte 12)") == true)
+        // json.dumps writes NaN for a non-finite edge; json.load reads it, and it is rejected as an edge, not as JSON.
+        let nonFinite = try BinsFixture.write("{\"a\": [0.0, NaN, 1.0]}", named: cname, in: dir)
+        #expect(throws: RewardBinsError.nonFiniteEdge(file: nonFinite.path, reward: "a", index: 1)) {
+            try RewardBins.readCache(nonFinite, expectedRewards: ["a"])
+        }
         let odd = try BinsFixture.write("{\"a\": [0.0, 1.0]}", named: "bins.json", in: dir)
         #expect(throws: RewardBinsError.unknownNumBins(file: odd.path)) {
             try RewardBins.readCache(odd, expectedRewards: ["a"])
@@ -305,7 +311,7 @@ struct RewardBinsTests {
             #expect(PythonFloatRepr.string(x) == row[1], "bits \(row[0])")
         }
         #expect(PythonFloatRepr.string(.nan) == "nan")
-        #expect(PythonFloatRepr.jsonNumber(-.infinity) == "-Infinity")
-        #expect(PythonFloatRepr.jsonString("a\"b\\c\né\u{1F600}\u{7F}") == "\"a\\\"b\\\\c\\n\\u00e9\\ud83d\\ude00\\u007f\"")
+        #expect(PythonJSON.float(-.infinity).dumps() == "-Infinity")
+        #expect(PythonJSON.quoted("a\"b\\c\né\u{1F600}\u{7F}") == "\"a\\\"b\\\\c\\n\\u00e9\\ud83d\\ude00\\u007f\"")
     }
 }

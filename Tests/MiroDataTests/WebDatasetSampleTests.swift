@@ -12,8 +12,8 @@ struct WebDatasetSampleTests {
 
     /// (expected sample, decode result) for every fixture sample.
     func decodeAll(_ config: EnrichedSampleConfig, bins: RewardBins? = nil, epoch: Int = 0)
-        throws -> [(expected: PythonJSONValue, result: Result<EnrichedSample, SampleSkip>)] {
-        var out: [(PythonJSONValue, Result<EnrichedSample, SampleSkip>)] = []
+        throws -> [(expected: PythonJSON, result: Result<EnrichedSample, SampleSkip>)] {
+        var out: [(PythonJSON, Result<EnrichedSample, SampleSkip>)] = []
         for (i, shard) in try ShardFixture.expected()["shards"]!.array!.enumerated() {
             let reader = try EnrichedShardReader(url: try ShardFixture.url(shard["file"]!.string!), config: config,
                                                  bins: bins, seed: 7, shardNumber: i)
@@ -25,7 +25,7 @@ struct WebDatasetSampleTests {
         return out
     }
 
-    static func score(_ v: PythonJSONValue?) -> Float {
+    static func score(_ v: PythonJSON?) -> Float {
         guard let x = v?.number else { return .nan }
         return Float(x)
     }
@@ -44,7 +44,7 @@ struct WebDatasetSampleTests {
                 #expect(expect == "ok", "\(s["key"]!.string!) decoded but expected \(expect)")
                 okCount += 1
                 #expect(sample.vaeMean.count == 4 * 32 * 32 && sample.vaeStd.count == 4 * 32 * 32)
-                #expect(sample.textDim == 64 && sample.textTokens == s["text_tokens"]!.int!)
+                #expect(sample.textDim == 64 && sample.textTokens == s["text_tokens"]!.integer!)
                 #expect(sample.text.count == sample.textTokens * 64)
                 #expect(Array(sample.vaeMean.prefix(4)) == s["first"]!["vae_mean"]!.array!.map { Float($0.number!) })
                 #expect(Array(sample.text.prefix(4)) == s["first"]!["text"]!.array!.map { Float($0.number!) })
@@ -83,7 +83,7 @@ struct WebDatasetSampleTests {
         var swapped = 0
         for (s, result) in try decodeAll(config) {
             guard case .success(let sample) = result else { continue }
-            guard let tokens = s["synthetic_text_tokens"]!.int else {
+            guard let tokens = s["synthetic_text_tokens"]!.integer else {
                 #expect(!sample.usedSyntheticCaption)  // no synthetic embedding: nothing to swap
                 continue
             }
@@ -102,7 +102,7 @@ struct WebDatasetSampleTests {
 
         config.syntheticScores = .officialAsShipped
         for (s, result) in try decodeAll(config) {
-            guard case .success(let sample) = result, s["synthetic_text_tokens"]!.int != nil else { continue }
+            guard case .success(let sample) = result, s["synthetic_text_tokens"]!.integer != nil else { continue }
             #expect(sample.usedSyntheticCaption)
             #expect(Self.same(sample.rewards, Self.rewards.map { Self.score(s["scores"]![$0]) }))
         }

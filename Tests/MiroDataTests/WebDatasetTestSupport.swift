@@ -14,7 +14,7 @@ enum ShardFixture {
     static func url(_ file: String) throws -> URL { try directory().appendingPathComponent(file) }
 
     /// expected.json, parsed with the Python-dialect reader (it contains `NaN` literals).
-    static func expected() throws -> [String: PythonJSONValue] {
+    static func expected() throws -> [String: PythonJSON] {
         let bytes = [UInt8](try Data(contentsOf: try url("expected.json")))
         return try #require(try PythonJSON.parse(bytes).object)
     }
@@ -41,19 +41,6 @@ enum ShardFixture {
         c.maxTextTokens = 16
         return c
     }
-}
-
-extension PythonJSONValue {
-    var array: [PythonJSONValue]? {
-        if case .array(let a) = self { return a }
-        return nil
-    }
-    var string: String? {
-        if case .string(let s) = self { return s }
-        return nil
-    }
-    var int: Int? { number.map { Int($0) } }
-    subscript(_ key: String) -> PythonJSONValue? { object?[key] }
 }
 
 /// A logger that drops everything (the default handler would print every skipped sample).

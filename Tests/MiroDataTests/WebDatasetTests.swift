@@ -33,14 +33,14 @@ struct WebDatasetTests {
         let index = ShardIndex(archive: archive)
         #expect(index.damage == nil)
         #expect(index.samples.map(\.key) == expected["keys"]!.array!.map { $0.string! })
-        #expect(index.count == expected["nsamples"]!.int!)
+        #expect(index.count == expected["nsamples"]!.integer!)
         // Long names survive each format's long-name mechanism.
         let longest = index.samples.map(\.key.count).max()!
         if [1, 2, 3].contains(shard) { #expect(longest > 100) }
         // Member data by offset: the JSON of the first sample parses and carries its width.
         let first = index.samples[0]
         let meta = try PythonJSON.parse(try archive.read(first.members["json"]!))
-        #expect(meta["width"]?.int == expected["samples"]!.array![0]["width"]!.int)
+        #expect(meta["width"]?.integer == expected["samples"]!.array![0]["width"]!.integer)
     }
 
     @Test("a truncated shard: scan keeps the samples, the last member is incomplete, members() names shard and member")
@@ -93,7 +93,7 @@ struct WebDatasetTests {
         let index = try WIDSIndex.read(dir.appendingPathComponent(WIDSIndex.fileName))
         let expected = try ShardFixture.expected()["shards"]!.array!
         #expect(index.shardlist.map(\.url) == expected.map { $0["file"]!.string! })
-        #expect(index.shardlist.map(\.nsamples) == expected.map { $0["nsamples"]!.int! })
+        #expect(index.shardlist.map(\.nsamples) == expected.map { $0["nsamples"]!.integer! })
         #expect(try WIDSIndex.build(directory: dir, relativeURLs: true) == index)
         let absolute = try WIDSIndex.build(directory: dir)
         #expect(absolute.shardlist.allSatisfy { $0.url.hasPrefix(dir.path + "/") })
@@ -163,32 +163,32 @@ struct WebDatasetTests {
     @Test("PythonRandom reproduces CPython 3.11 random.Random draws exactly")
     func pythonRandom() throws {
         for entry in try ShardFixture.expected()["python_random"]!.array! {
-            var r = PythonRandom(seed: entry["seed"]!.int!)
+            var r = PythonRandom(seed: entry["seed"]!.integer!)
             #expect((0..<5).map { _ in r.random() } == entry["random"]!.array!.map { $0.number! })
             let bits = [1, 7, 32, 33, 64].map { r.getrandbits($0) }
             // expected.json holds Python ints; compare through Double for the 64-bit one's magnitude only.
             #expect(bits.prefix(4).map { Double($0) } == entry["getrandbits"]!.array!.prefix(4).map { $0.number! })
             #expect(Double(bits[4]) == entry["getrandbits"]!.array![4].number!)
-            #expect([1, 2, 3, 10, 1000, 2_147_483_659].map { r.randbelow($0) } == entry["randbelow"]!.array!.map { $0.int! })
-            #expect(r.sampleIndices(100, 10) == entry["sample_small"]!.array!.map { $0.int! })
-            #expect(r.sampleIndices(1_000_000, 10) == entry["sample_large"]!.array!.map { $0.int! })
-            #expect(r.sampleIndices(40, 40) == entry["sample_k"]!.array!.map { $0.int! })
+            #expect([1, 2, 3, 10, 1000, 2_147_483_659].map { r.randbelow($0) } == entry["randbelow"]!.array!.map { $0.integer! })
+            #expect(r.sampleIndices(100, 10) == entry["sample_small"]!.array!.map { $0.integer! })
+            #expect(r.sampleIndices(1_000_000, 10) == entry["sample_large"]!.array!.map { $0.integer! })
+            #expect(r.sampleIndices(40, 40) == entry["sample_k"]!.array!.map { $0.integer! })
             var x = Array(0..<30)
             r.shuffle(&x)
-            #expect(x == entry["shuffle"]!.array!.map { $0.int! })
+            #expect(x == entry["shuffle"]!.array!.map { $0.integer! })
             #expect(r.random() == entry["after"]!.number!)
         }
     }
 
     @Test("EpochPlan equals the official ShardExclusiveSampler's shard groups and sample orders")
     func samplerPlan() throws {
-        let sizes = try ShardFixture.expected()["shards"]!.array!.map { $0["nsamples"]!.int! }
+        let sizes = try ShardFixture.expected()["shards"]!.array!.map { $0["nsamples"]!.integer! }
         for case_ in try ShardFixture.expected()["sampler"]!.array! {
-            let plan = EpochPlan(epoch: case_["epoch"]!.int!, shardSizes: sizes, rank: case_["rank"]!.int!,
-                                 worldSize: case_["world_size"]!.int!, numWorkers: case_["num_workers"]!.int!,
-                                 seed: case_["seed"]!.int!, shuffle: case_["shuffle"] == .bool(true))
+            let plan = EpochPlan(epoch: case_["epoch"]!.integer!, shardSizes: sizes, rank: case_["rank"]!.integer!,
+                                 worldSize: case_["world_size"]!.integer!, numWorkers: case_["num_workers"]!.integer!,
+                                 seed: case_["seed"]!.integer!, shuffle: case_["shuffle"] == .bool(true))
             let want = case_["workers"]!.array!.map { w in
-                w.array!.map { ($0["shard"]!.int!, $0["order"]!.array!.map { $0.int! }) }
+                w.array!.map { ($0["shard"]!.integer!, $0["order"]!.array!.map { $0.integer! }) }
             }
             #expect(plan.workers.count == want.count)
             for (got, exp) in zip(plan.workers, want) {

@@ -252,7 +252,7 @@ struct ReleaseFolderTests {
         // json.dumps({"a": [1, 0.5, 1e-9, 7.0, True, None], "b": {}, "c": [], "d é\"\\\n": "snow ☃ 𝄞"}, indent=2)
         let python = "{\n  \"a\": [\n    1,\n    0.5,\n    1e-09,\n    7.0,\n    true,\n    null\n  ],\n  \"b\": {},\n  \"c\": [],\n"
             + "  \"d \\u00e9\\\"\\\\\\n\": \"snow \\u2603 \\ud834\\udd1e\"\n}"
-        #expect(v.rendered() == python)
+        #expect(v.dumps(indent: 2) == python)
         #expect(PythonJSON.yamlNumber(0) == .int(0) && PythonJSON.yamlNumber(0.1) == .float(0.1))
     }
 

@@ -120,9 +120,9 @@ struct SampleDecoder: Sendable {
                 return skip(.truncatedMember, "member '\(m.name)' has \(m.available) of \(m.size) bytes (truncated archive)")
             }
         }
-        var metadata: [String: PythonJSONValue] = [:]
+        var metadata: [String: PythonJSON] = [:]
         if let m = members[config.jsonSuffix] {
-            let value: PythonJSONValue
+            let value: PythonJSON
             do { value = try PythonJSON.parse(try archive.read(m)) } catch let e as PythonJSONError {
                 return skip(.malformedJSON, "member '\(m.name)': \(e)")
             } catch {
@@ -226,9 +226,9 @@ struct SampleDecoder: Sendable {
     /// `width >= min and height >= min and clip_score >= thr and aesthetic_score >= thr`, short-circuiting left
     /// to right, with absent scores read as 0. A comparison Python cannot make (a string, `None`) raises there;
     /// here it is `badMetadata`.
-    static func filter(_ metadata: [String: PythonJSONValue], config: EnrichedSampleConfig) -> FilterResult {
+    static func filter(_ metadata: [String: PythonJSON], config: EnrichedSampleConfig) -> FilterResult {
         if metadata.isEmpty { return .pass }
-        func present(_ k: String) -> PythonJSONValue? {
+        func present(_ k: String) -> PythonJSON? {
             guard let v = metadata[k], v != .null else { return nil }
             return v
         }

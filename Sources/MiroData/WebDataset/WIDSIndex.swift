@@ -62,55 +62,49 @@ public struct WIDSIndex: Sendable, Equatable {
         do { bytes = [UInt8](try Data(contentsOf: url)) } catch {
             throw WebDatasetError.io(path: file, reason: "cannot read (\(error.localizedDescription))")
         }
-        let root: [String: PythonJSONValue]
-        do {
-            guard let o = try PythonJSON.parse(bytes).object else {
-                throw WebDatasetError.malformedIndex(file: file, field: "", reason: "the top level is not an object")
-            }
-            root = o
-        } catch let e as PythonJSONError {
-            throw WebDatasetError.malformedIndex(file: file, field: "", reason: "not valid JSON: \(e)")
+        let root: PythonJSON
+        do { root = try PythonJSON.parse(bytes) } catch {
+            throw WebDatasetError.malformedIndex(file: file, field: "", reason: "not valid JSON: \(error)")
         }
-        if case .string(let kind)? = root["__kind__"], kind != Self.kind {
+        guard root.members != nil else {
+            throw WebDatasetError.malformedIndex(file: file, field: "", reason: "the top level is not an object")
+        }
+        if let kind = root["__kind__"]?.string, kind != Self.kind {
             throw WebDatasetError.malformedIndex(file: file, field: "__kind__", reason: "'\(kind)' is not '\(Self.kind)'")
         }
-        guard case .array(let list)? = root["shardlist"] else {
+        guard let list = root["shardlist"]?.array else {
             throw WebDatasetError.malformedIndex(file: file, field: "shardlist", reason: "missing or not a list")
         }
         var shards: [WIDSShard] = []
         for (i, entry) in list.enumerated() {
-            guard let o = entry.object else {
+            guard entry.members != nil else {
                 throw WebDatasetError.malformedIndex(file: file, field: "shardlist[\(i)]", reason: "not an object")
             }
-            guard case .string(let u)? = o["url"] else {
+            guard let u = entry["url"]?.string else {
                 throw WebDatasetError.malformedIndex(file: file, field: "shardlist[\(i)].url", reason: "missing or not a string")
             }
-            guard case .int(let n)? = o["nsamples"], n >= 0, n < 1e15 else {
+            guard let n = entry["nsamples"]?.integer, n >= 0, n < 1_000_000_000_000_000 else {
                 throw WebDatasetError.malformedIndex(file: file, field: "shardlist[\(i)].nsamples",
                                                      reason: "missing or not a non-negative integer")
             }
             var size: Int? = nil
-            if case .int(let s)? = o["filesize"], s >= 0, s < 1e18 { size = Int(s) }
-            shards.append(WIDSShard(url: u, nsamples: Int(n), filesize: size))
+            if let s = entry["filesize"]?.integer, s >= 0, s < 1_000_000_000_000_000_000 { size = s }
+            shards.append(WIDSShard(url: u, nsamples: n, filesize: size))
         }
-        var name: String? = nil
-        if case .string(let n)? = root["name"] { name = n }
-        return WIDSIndex(shardlist: shards, name: name)
+        return WIDSIndex(shardlist: shards, name: root["name"]?.string)
     }
 
     /// The index as JSON with Python's default `json.dump` separators (`", "`, `": "`), keys in the order
     /// `__kind__`, `wids_version`, [`name`], `shardlist`.
     public func jsonData() -> Data {
-        var s = "{\"__kind__\": \(PythonFloatRepr.jsonString(Self.kind)), \"wids_version\": 1, "
-        if let name { s += "\"name\": \(PythonFloatRepr.jsonString(name)), " }
-        s += "\"shardlist\": ["
-        s += shardlist.map { shard in
-            var e = "{\"url\": \(PythonFloatRepr.jsonString(shard.url)), \"nsamples\": \(shard.nsamples)"
-            if let f = shard.filesize { e += ", \"filesize\": \(f)" }
-            return e + "}"
-        }.joined(separator: ", ")
-        s += "]}"
-        return Data(s.utf8)
+        var top: [(key: String, value: PythonJSON)] = [("__kind__", .string(Self.kind)), ("wids_version", .int(1))]
+        if let name { top.append(("name", .string(name))) }
+        top.append(("shardlist", .array(shardlist.map { shard in
+            var entry: [(key: String, value: PythonJSON)] = [("url", .string(shard.url)), ("nsamples", .int(shard.nsamples))]
+            if let f = shard.filesize { entry.append(("filesize", .int(f))) }
+            return .object(entry)
+        })))
+        return Data(PythonJSON.object(top).dumps().utf8)
     }
 
     /// Writes the index atomically.
