@@ -53,12 +53,12 @@ public struct ConditioningUse: Sendable {
                                          textMask: try own.textMask.indexSelect(0, shift), rewards: own.rewards)),
         ]
         let keys = pipeline.rewardKeys
-        let rewards = try own.rewards.to(.float32).contiguous().floats()
+        // Reward k swapped: column k from the shifted rows, the other columns the images' own.
+        let shiftedRewards = try own.rewards.indexSelect(0, shift)
+        let columns = try Tensor.arange(0, Double(keys.count), device: own.rewards.device).reshaped([1, keys.count])
         for (k, key) in keys.enumerated() {
-            var swapped = rewards
-            for i in 0..<images { swapped[i * keys.count + k] = rewards[((i + 1) % images) * keys.count + k] }
-            let tensor = try Tensor(swapped, shape: [images, keys.count]).to(own.rewards.dtype)
-            variants.append((key, MIROConditioning(text: own.text, textMask: own.textMask, rewards: tensor)))
+            let swapped = try Tensor.where_(columns.eq(Double(k)), shiftedRewards, own.rewards)
+            variants.append((key, MIROConditioning(text: own.text, textMask: own.textMask, rewards: swapped)))
         }
 
         // The noised inputs are the same for every variant; only the conditioning changes.

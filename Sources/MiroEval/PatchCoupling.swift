@@ -26,36 +26,25 @@ public struct PatchCoupling: Sendable {
                                logger: Logger) throws -> PatchCoupling {
         let (batch, grid) = try ProbeBatch.forPatchProbe("patch coupling", pipeline: pipeline, gamma: gamma, images: images,
                                                          seed: seed, logger: logger)
-        let (p, side, size, channels) = (grid.patch, grid.side, grid.size, grid.channels)
+        let side = grid.side
+        func predict(_ input: Tensor) throws -> Tensor { try batch.predict(input, gamma: gamma).to(.float32) }
         let y = try batch.noised(gamma)
-        func predict(_ input: Tensor) throws -> [Float] { try batch.predict(input, gamma: gamma).floats() }
         let base = try predict(y)
-        let input = try y.floats()
-        let index = grid.index
+        let tokens = try grid.tokens(y)  // (B, N, p·p·C)
+        // The colour shift on every pixel of a patch: +0.5 on channel 0, −0.25 on the others; a token's entries
+        // run over the patch's pixels with the channel last.
+        let colour = try Tensor((0..<grid.channels).map { Float($0 == 0 ? 0.5 : -0.25) }, shape: [grid.channels])
+            .repeated([grid.patch * grid.patch]).to(tokens.dtype, device: tokens.device)
+        let patches = try Tensor.arange(0, Double(grid.count), device: tokens.device).reshaped([1, grid.count, 1])
 
         var sums = [Double](repeating: 0, count: side), counts = [Double](repeating: 0, count: side)
         let probes = [(side / 4, side / 4), (side / 2 - 1, side / 2), (3 * side / 4, 3 * side / 4 - 1), (side / 8, 3 * side / 4)]
         for (pr, pc) in probes {
-            var shifted = input
-            for b in 0..<images {
-                for c in 0..<channels {
-                    for row in pr * p..<(pr + 1) * p {
-                        for col in pc * p..<(pc + 1) * p { shifted[index(b, c, row, col)] += c == 0 ? 0.5 : -0.25 }
-                    }
-                }
-            }
-            let changed = try predict(Tensor(shifted, shape: y.shape))
-            var energy = [Double](repeating: 0, count: side * side)
-            for b in 0..<images {
-                for c in 0..<channels {
-                    for row in 0..<size {
-                        for col in 0..<size {
-                            let d = Double(changed[index(b, c, row, col)] - base[index(b, c, row, col)])
-                            energy[(row / p) * side + col / p] += d * d
-                        }
-                    }
-                }
-            }
+            // The shift on token pr·side + pc only, in every image.
+            let mask = try patches.eq(Double(pr * side + pc)).to(tokens.dtype)
+            let changed = try predict(grid.images(tokens + mask * colour))
+            // Each patch's energy of the change, summed over the images and the token's entries.
+            let energy = try grid.tokens(changed - base).to(.float64).pow(2).sum([0, 2]).doubles()
             let own = max(energy[pr * side + pc], .leastNormalMagnitude)
             for r in 0..<side {
                 for c in 0..<side where (r, c) != (pr, pc) {

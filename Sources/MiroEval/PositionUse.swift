@@ -24,41 +24,25 @@ public struct PositionUse: Sendable {
                                logger: Logger) throws -> PositionUse {
         let (batch, grid) = try ProbeBatch.forPatchProbe("the position probe", pipeline: pipeline, gamma: gamma, images: images,
                                                          seed: seed, logger: logger)
-        let (p, side, channels) = (grid.patch, grid.side, grid.channels)
         let y = try batch.noised(gamma)
-        let base = try batch.predict(y, gamma: gamma).floats()
+        let base = try batch.predict(y, gamma: gamma).to(.float32)
 
         var rng = SplitMix64(seed: seed)
-        var order = Array(0..<(side * side))
+        var order = Array(0..<grid.count)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
-        let index = grid.index
-        // Patch `to` of the result holds patch `from` of the source; `inverse` undoes it.
-        func move(_ source: [Float], inverse: Bool) -> [Float] {
-            var out = source
-            for to in 0..<order.count {
-                let (dst, src) = inverse ? (order[to], to) : (to, order[to])
-                for b in 0..<images {
-                    for c in 0..<channels {
-                        for dr in 0..<p {
-                            for dc in 0..<p {
-                                out[index(b, c, (dst / side) * p + dr, (dst % side) * p + dc)] =
-                                    source[index(b, c, (src / side) * p + dr, (src % side) * p + dc)]
-                            }
-                        }
-                    }
-                }
-            }
-            return out
+        // Patch `to` of the shuffled input holds patch `order[to]` of y; `inverse` puts every patch back.
+        var inverse = order
+        for (to, from) in order.enumerated() { inverse[from] = to }
+        /// Patch n of the result holds patch `permutation[n]` of `images`.
+        func move(_ images: Tensor, _ permutation: [Int]) throws -> Tensor {
+            let index = try Tensor(permutation.map(Int64.init), shape: [permutation.count]).to(device: images.device)
+            return try grid.images(grid.tokens(images).indexSelect(1, index))
         }
-        let shuffled = try Tensor(move(try y.floats(), inverse: false), shape: y.shape)
-        let restored = move(try batch.predict(shuffled, gamma: gamma).floats(), inverse: true)
+        let restored = try move(batch.predict(move(y, order), gamma: gamma).to(.float32), inverse)
 
-        let mean = base.reduce(0) { $0 + Double($1) } / Double(base.count)
-        var change = 0.0, spread = 0.0
-        for i in base.indices {
-            change += pow(Double(restored[i] - base[i]), 2)
-            spread += pow(Double(base[i]) - mean, 2)
-        }
+        let change = try (restored - base).to(.float64).pow(2).sum().item()
+        let prediction = try base.to(.float64)
+        let spread = try (prediction - prediction.mean()).pow(2).sum().item()
         return PositionUse(relativeChange: (change / max(spread, .leastNormalMagnitude)).squareRoot(), gamma: gamma)
     }
 

@@ -30,11 +30,18 @@ struct ProbeBatch {
         self.pipeline = pipeline
     }
 
-    /// The patch grid of a probe's images: patch side, patches per side, image side, channels.
+    /// The patch grid of a probe's images: patch side, patches per side, channels.
     struct PatchGrid {
-        let patch: Int, side: Int, size: Int, channels: Int
-        /// Offset of (image, channel, row, column) in an NCHW float array.
-        func index(_ b: Int, _ c: Int, _ row: Int, _ col: Int) -> Int { ((b * channels + c) * size + row) * size + col }
+        let patch: Int, side: Int, channels: Int
+        var count: Int { side * side }
+
+        /// (B, C, H, W) images → (B, N, p·p·C) patch tokens, N = side², token n = patch (n / side, n % side).
+        func tokens(_ images: Tensor) throws -> Tensor { try Patches.patchify(images, patch: patch) }
+
+        /// The inverse of `tokens`.
+        func images(_ tokens: Tensor) throws -> Tensor {
+            try Patches.unpatchify(tokens, patch: patch, channels: channels, height: side, width: side)
+        }
     }
 
     /// The set-up `PatchCoupling` and `PositionUse` share: γ in (0, 1), at least one image and 2×2 patches
@@ -45,7 +52,7 @@ struct ProbeBatch {
             throw InputError("\(probe) needs γ in (0, 1) and at least one image")
         }
         let net = pipeline.config.network
-        let grid = PatchGrid(patch: net.patchSize, side: net.tokensPerSide, size: net.dataSize, channels: net.numInputChannels)
+        let grid = PatchGrid(patch: net.patchSize, side: net.tokensPerSide, channels: net.numInputChannels)
         guard grid.side >= 2 else { throw InputError("\(probe) needs at least 2×2 patches") }
         return (try ProbeBatch(pipeline, images: images, binSamples: 256, seed: seed, logger: logger), grid)
     }

@@ -68,19 +68,3 @@ public final class TokensToPatches: Module {
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try linear(norm(x)) }
 }
-
-/// Patch (un)flattening with einops' `(p1 p2 c)` channel order.
-enum Patches {
-    /// "b c (h p1) (w p2) -> b (h w) (p1 p2 c)"
-    static func patchify(_ x: Tensor, patch p: Int) throws -> Tensor {
-        let s = x.shape
-        let (b, c, h, w) = (s[0], s[1], s[2] / p, s[3] / p)
-        return try x.reshaped([b, c, h, p, w, p]).permuted(0, 2, 4, 3, 5, 1).reshaped([b, h * w, p * p * c])
-    }
-
-    /// "b (h w) (p1 p2 c) -> b c (h p1) (w p2)"
-    static func unpatchify(_ x: Tensor, patch p: Int, channels c: Int, height h: Int, width w: Int) throws -> Tensor {
-        let b = x.size(0)
-        return try x.reshaped([b, h, w, p, p, c]).permuted(0, 5, 1, 3, 2, 4).reshaped([b, c, h * p, w * p])
-    }
-}
