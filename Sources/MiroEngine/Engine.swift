@@ -25,10 +25,10 @@ public enum Engine {
         set { expectSuccess(mt_set_num_threads(Int32(clamping: max(1, newValue))), "set_num_threads") }
     }
 
-    /// The intra-op thread count `useAllCores()` picks: `OMP_NUM_THREADS` when set, else half the
+    /// The intra-op thread count `useDefaultThreads()` picks: `OMP_NUM_THREADS` when set, else half the
     /// logical cores (at least one).
     ///
-    /// Half, on purpose: the name says "all cores" because the process as a whole does use them.
+    /// Half, on purpose: the process as a whole still uses every core.
     /// Matrix products run on OpenBLAS's own pool, one thread per core; libtorch's OpenMP threads
     /// on top of it on every core spin against that pool, which halved the speed of a training
     /// step on a busy 2-core machine (docs/benchmarks.md, "Threads"). On a quiet machine 1 and 2
@@ -40,7 +40,7 @@ public enum Engine {
 
     /// Sets libtorch's intra-op thread count to `defaultThreads` (see there for why that is half
     /// the cores: OpenBLAS uses the others).
-    public static func useAllCores() { threads = defaultThreads }
+    public static func useDefaultThreads() { threads = defaultThreads }
 
     /// libtorch's build configuration (names the BLAS it was built against).
     public static var buildConfiguration: String {

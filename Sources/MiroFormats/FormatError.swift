@@ -56,3 +56,13 @@ extension FormatError: LocalizedError {
 func displayPath(_ url: URL) -> String {
     url.isFileURL ? url.path : url.absoluteString
 }
+
+/// A file's bytes, memory-mapped so that tensor data is paged in only when used; a failure is a
+/// `FormatError.io` naming the file.
+func mappedContents(of url: URL) throws -> Data {
+    do {
+        return try Data(contentsOf: url, options: .alwaysMapped)
+    } catch {
+        throw FormatError.io(path: displayPath(url), message: "cannot read file (\(error.localizedDescription))")
+    }
+}

@@ -109,13 +109,7 @@ public struct NPYArray: Sendable, Equatable {
 
     /// Reads and validates a `.npy` file.
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw FormatError.io(path: displayPath(url), message: "cannot read file (\(error.localizedDescription))")
-        }
-        try self.init(data: data, path: displayPath(url))
+        try self.init(data: try mappedContents(of: url), path: displayPath(url))
     }
 
     /// Parses an in-memory `.npy` buffer. `path` only labels error messages.

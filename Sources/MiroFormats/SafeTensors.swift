@@ -40,13 +40,7 @@ public final class SafeTensorsFile: Sendable {
 
     /// Opens and validates a file, memory-mapping it so tensor bytes are paged in only when used.
     public convenience init(contentsOf url: URL) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw FormatError.io(path: displayPath(url), message: "cannot read file (\(error.localizedDescription))")
-        }
-        try self.init(data: data, path: displayPath(url))
+        try self.init(data: try mappedContents(of: url), path: displayPath(url))
     }
 
     /// Validates an in-memory safetensors buffer. `path` only labels error messages.

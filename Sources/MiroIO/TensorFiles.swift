@@ -100,7 +100,7 @@ public enum TensorFiles {
         case .int32: descr = .i4
         case .bool: descr = .b1
         case .uint8: descr = .u1
-        case .bfloat16: throw EngineError("npy", "NumPy has no bfloat16; convert to float32 first")
+        case .bfloat16: throw FormatError.unsupported(path: "<memory>", message: "NumPy has no bfloat16; convert to float32 first")
         }
         return try NPYArray(dtype: descr, shape: t.shape, data: Data(try t.bytes()))
     }

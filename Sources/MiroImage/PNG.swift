@@ -163,11 +163,21 @@ public enum PNG {
 }
 
 extension PNG {
-    /// PNG's Paeth predictor.
-    public static func paeth(_ a: Int, _ b: Int, _ c: Int) -> Int {
-        let p = a + b - c
-        let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
-        if pa <= pb && pa <= pc { return a }
-        return pb <= pc ? b : c
+    /// The value PNG's row filter `filter` (0 none, 1 sub, 2 up, 3 average, 4 Paeth) predicts for a byte
+    /// from its left (`a`), upper (`b`) and upper-left (`c`) neighbours; nil for an unknown filter. The
+    /// reader adds it back, the compressibility reward subtracts it.
+    public static func predict(filter: Int, _ a: Int, _ b: Int, _ c: Int) -> Int? {
+        switch filter {
+        case 0: return 0
+        case 1: return a
+        case 2: return b
+        case 3: return (a + b) / 2
+        case 4:
+            let p = a + b - c
+            let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
+            if pa <= pb && pa <= pc { return a }
+            return pb <= pc ? b : c
+        default: return nil
+        }
     }
 }

@@ -125,14 +125,8 @@ public enum PNGReader {
                 let a = i >= channels ? Int(out[y * rowBytes + i - channels]) : 0
                 let b = y > 0 ? Int(out[(y - 1) * rowBytes + i]) : 0
                 let c = i >= channels && y > 0 ? Int(out[(y - 1) * rowBytes + i - channels]) : 0
-                let predicted: Int
-                switch filter {
-                case 0: predicted = 0
-                case 1: predicted = a
-                case 2: predicted = b
-                case 3: predicted = (a + b) / 2
-                case 4: predicted = PNG.paeth(a, b, c)
-                default: throw ImageError.png("unknown filter type \(filter) in row \(y)")
+                guard let predicted = PNG.predict(filter: Int(filter), a, b, c) else {
+                    throw ImageError.png("unknown filter type \(filter) in row \(y)")
                 }
                 out[y * rowBytes + i] = UInt8(truncatingIfNeeded: x + predicted)
             }

@@ -52,14 +52,7 @@ public struct CompressibilityReward: ImageRewardModel {
                 var cost = 0
                 for i in 0..<stride {
                     let a = i >= 3 ? Int(current[i - 3]) : 0, b = Int(previous[i]), c = i >= 3 ? Int(previous[i - 3]) : 0
-                    let predicted: Int
-                    switch filter {
-                    case 0: predicted = 0
-                    case 1: predicted = a
-                    case 2: predicted = b
-                    case 3: predicted = (a + b) / 2
-                    default: predicted = PNG.paeth(a, b, c)
-                    }
+                    let predicted = PNG.predict(filter: Int(filter), a, b, c) ?? 0
                     let r = UInt8(truncatingIfNeeded: Int(current[i]) - predicted)
                     residual[i] = r
                     cost += abs(Int(Int8(bitPattern: r)))

@@ -31,7 +31,7 @@ public final class ShapesTrainingSet {
     /// so summaries and correlations cover the whole world.
     public init(count: Int, seed: UInt64, encoder: ShapesTextEncoder, rewardKeys: [String] = ShapesRewards.keys,
                 numBins: Int = 64, logger: Logger) throws {
-        guard count > 0 else { throw EngineError("ShapesTrainingSet", "count must be positive") }
+        guard count > 0 else { throw TrainingError.badConfig("the Shapes training set needs a positive sample count, got \(count)") }
         try Self.checkRewardKeys(rewardKeys)
         let t0 = Date()
         let samples = ShapesWorld.dataset(count: count, seed: seed)

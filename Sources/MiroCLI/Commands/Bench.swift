@@ -45,7 +45,7 @@ struct BenchBlock: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { Engine.threads = threads } else { Engine.useAllCores() }
+        if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
         let block = try BlockBenchmark(batch: batch, tokens: tokens, dim: dim, heads: heads)
         // sgemm and the block step alternate, so that load from elsewhere hits both alike.
         let m = try block.measureSideBySide(repeats: repeats)

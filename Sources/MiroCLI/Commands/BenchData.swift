@@ -49,7 +49,7 @@ struct BenchData: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("miro.bench")
-        if let threads { Engine.threads = threads } else { Engine.useAllCores() }
+        if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
         var temporary: URL? = nil
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
         var roots = paths

@@ -53,7 +53,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("miro.bench")
-        if let threads { Engine.threads = threads } else { Engine.useAllCores() }
+        if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
         guard let network = Self.network(preset) else { throw ValidationError("unknown preset \(preset)") }
         let geometry = TrainStepBenchmark.Geometry(batchSize: batch, textTokens: textTokens)
         let bench = try TrainStepBenchmark(network: network, geometry: geometry, seed: seed, logger: logger)

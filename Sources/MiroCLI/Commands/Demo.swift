@@ -31,7 +31,7 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("miro.demo")
-        Engine.useAllCores()
+        Engine.useDefaultThreads()
         let start = Date()
         // A fresh directory each time: an earlier demo's results are never overwritten.
         let outDir = try OutputFiles.freshDirectory(URL(fileURLWithPath: out))

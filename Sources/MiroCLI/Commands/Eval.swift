@@ -76,7 +76,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("miro.eval")
-        Engine.useAllCores()
+        Engine.useDefaultThreads()
         let pipeline = try ShapesPipeline(checkpoint: URL(fileURLWithPath: checkpoint))
         var settings = evaluation.settings()
         settings.rewardTargets = try RewardTargets.parse(rewards, option: "--reward")

@@ -73,10 +73,10 @@ struct Convergence: ParsableCommand {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let jobs = self.jobs ?? (cores >= 2 ? 2 : 1)
         if jobs == 1 {
-            if let threads { Engine.threads = threads } else { Engine.useAllCores() }
+            if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
             for variant in Self.variants where !Interrupt.requested { try train(variant, logger: logger) }
         } else {
-            // Each child gets its share of the cores, split as `Engine.useAllCores` splits a whole machine.
+            // Each child gets its share of the cores, split as `Engine.useDefaultThreads` splits a whole machine.
             let share = max(1, cores / jobs)
             try trainConcurrently(threads: threads ?? max(1, share / 2), blasThreads: share, logger: logger)
         }

@@ -74,7 +74,7 @@ struct Sample: ParsableCommand {
     func run() throws {
         if isOfficialFolder { return try runRelease() }
         let logger = global.makeLogger("miro.sample")
-        Engine.useAllCores()
+        Engine.useDefaultThreads()
         var all = prompts
         if let promptFile { all += try PromptFile.read(promptFile) }
         let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))

@@ -39,7 +39,7 @@ extension Sample {
 
     func runRelease() throws {
         let logger = global.makeLogger("miro.sample")
-        Engine.useAllCores()
+        Engine.useDefaultThreads()
         let t0 = Date()
         let folder = try ReleaseFolder(contentsOf: URL(fileURLWithPath: checkpoint), variant: variant, logger: logger)
         let pipeline = ReleasePipeline(folder: folder)

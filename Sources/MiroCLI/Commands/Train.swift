@@ -148,7 +148,7 @@ struct Train: ParsableCommand {
     @Option(help: "Write a sample grid every N steps (0: never).") var sampleEvery = 500
     @Option(help: "Checkpoint every N steps.") var saveEvery = 500
     @Option(help: "Keep only the newest K checkpoints.") var keepLast = 3
-    @Option(help: "libtorch threads (default: all cores).") var threads: Int?
+    @Option(help: "libtorch intra-op threads (default: half the cores, or OMP_NUM_THREADS).") var threads: Int?
 
     func validate() throws {
         guard keepLast >= 1, logEvery >= 1, saveEvery >= 1, sampleEvery >= 0 else {
@@ -159,7 +159,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("miro.train")
-        if let threads { Engine.threads = threads } else { Engine.useAllCores() }
+        if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
         let seed = training.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         var config = try training.runConfig(seed: seed)
         if !shards.paths.isEmpty {
