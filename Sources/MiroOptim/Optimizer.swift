@@ -2,6 +2,9 @@ import MiroEngine
 import MiroNN
 
 /// A set of parameters sharing hyper-parameters (`optimizer.param_groups[i]`).
+///
+/// Parameter names key the optimizer state and the checkpoint entries (`<name>.exp_avg`, …), so
+/// they must be unique across groups; for `bind(to:)` they must be the module's dotted keys.
 public struct ParameterGroup {
     public var name: String
     public var parameters: [(name: String, tensor: Tensor)]
