@@ -110,15 +110,34 @@ open class Module {
     /// Drops every parameter's gradient (`zero_grad(set_to_none=True)`).
     public func zeroGrad() throws { for p in parameters() { try p.setGrad(nil) } }
 
-    /// Moves/converts every parameter and buffer. Parameters stay trainable leaves. Call before
-    /// building an optimizer: optimizers hold the tensor objects.
+    /// Moves/converts every parameter and buffer. Parameters stay trainable leaves.
+    ///
+    /// A tensor that changes dtype or device is a new tensor object in its slot (libtorch's
+    /// `param.data = …` is not available through the shim); one that needs no change keeps its
+    /// identity. An optimizer or EMA bound to the module (`bind(to:)`) follows the swap by
+    /// parameter name; an unbound one holding the old objects detects them (`wasReplaced`).
     public func to(_ dtype: DType? = nil, device: Device? = nil) throws {
+        try validateParameters()
         for (_, slot) in namedTensorSlots() {
             guard let t = slot.tensor else { continue }
+            let targetDType = t.dtype.isFloatingPoint ? dtype ?? t.dtype : t.dtype
+            guard targetDType != t.dtype || (device.map { $0 != t.device } ?? false) else { continue }
             let wantsGrad = t.requiresGrad
-            let moved = try withoutGrad { try t.to(t.dtype.isFloatingPoint ? dtype : nil, device: device).detached() }
+            let moved = try withoutGrad { try t.to(targetDType, device: device).detached() }
             if wantsGrad { try moved.requiringGrad() }
             slot.tensor = moved
+        }
+    }
+
+    /// Throws the first parameter assignment that failed in a (non-throwing) `@Param` setter,
+    /// with its full dotted key. Optimizers, EMA and `Module.to` call it, so such a failure
+    /// surfaces before training instead of leaving a parameter silently untrained.
+    public func validateParameters() throws {
+        for (prefix, module) in namedModules() {
+            for (key, slot) in module.ownSlots() {
+                guard let p = slot as? any ValidatedParameter, let failure = p.assignmentError else { continue }
+                throw ModuleError.invalidParameter(key: prefix.isEmpty ? key : "\(prefix).\(key)", reason: failure)
+            }
         }
     }
 }
@@ -143,13 +162,39 @@ public protocol TensorSlot: ModuleSlot {
     var isParameter: Bool { get }
 }
 
+/// A slot whose assignments are checked: a parameter must be a leaf that can require grad.
+protocol ValidatedParameter {
+    /// Why the last assignment through the plain setter could not become a trainable leaf.
+    var assignmentError: String? { get }
+}
+
+/// Makes `t` a trainable leaf (floating point only: PyTorch's bool "mask" parameters are declared
+/// as `Buffer`); returns why it cannot be one.
+private func trainableLeafFailure(_ t: Tensor) -> String? {
+    guard t.dtype.isFloatingPoint else { return nil }
+    // A non-leaf never receives `.grad`, so an optimizer would skip it forever.
+    guard t.isLeaf else {
+        return "it is the result of a recorded operation (not a leaf); detach it or build it inside withoutGrad"
+    }
+    guard !t.requiresGrad else { return nil }
+    do { try t.requiringGrad() } catch { return "requires_grad could not be set: \(error)" }
+    return nil
+}
+
 /// A trainable parameter (`nn.Parameter`). Assigning a tensor marks it as requiring grad
 /// unless it is not floating point (PyTorch's bool "mask" parameters are declared as `Buffer`).
+///
+/// The plain setter cannot throw: a tensor that cannot become a trainable leaf is still stored,
+/// and the failure is kept for `Module.validateParameters()` (called by `Module.to`, optimizers
+/// and EMA). `try $weight.assign(t)` throws it at once instead.
 @propertyWrapper
-public final class Param: TensorSlot {
+public final class Param: TensorSlot, ValidatedParameter {
     public let key: String?
     public var isParameter: Bool { true }
-    public var tensor: Tensor?
+    public var tensor: Tensor? {
+        didSet { ReplacedParameters.record(replaced: oldValue, by: tensor) }
+    }
+    public private(set) var assignmentError: String?
 
     public init(key: String? = nil) { self.key = key }
 
@@ -159,29 +204,57 @@ public final class Param: TensorSlot {
             return tensor
         }
         set {
-            if newValue.dtype.isFloatingPoint && !newValue.requiresGrad && newValue.isLeaf {
-                _ = try? newValue.requiringGrad()
-            }
+            assignmentError = trainableLeafFailure(newValue)
             tensor = newValue
         }
     }
+
+    /// `$weight`: the slot itself, for the throwing `assign(_:)`.
+    public var projectedValue: Param { self }
+
+    /// Assigns `newValue`, throwing `ModuleError.invalidParameter` (and assigning nothing) when it
+    /// cannot become a trainable leaf.
+    public func assign(_ newValue: Tensor) throws {
+        if let failure = trainableLeafFailure(newValue) {
+            throw ModuleError.invalidParameter(key: key ?? "?", reason: failure)
+        }
+        assignmentError = nil
+        tensor = newValue
+    }
 }
 
-/// An optional parameter (`bias=False` leaves it nil and out of the state dict).
+/// An optional parameter (`bias=False` leaves it nil and out of the state dict); assignments are
+/// checked as `Param`'s are.
 @propertyWrapper
-public final class OptionalParam: TensorSlot {
+public final class OptionalParam: TensorSlot, ValidatedParameter {
     public let key: String?
     public var isParameter: Bool { true }
-    public var tensor: Tensor?
+    public var tensor: Tensor? {
+        didSet { ReplacedParameters.record(replaced: oldValue, by: tensor) }
+    }
+    public private(set) var assignmentError: String?
 
     public init(key: String? = nil) { self.key = key }
 
     public var wrappedValue: Tensor? {
         get { tensor }
         set {
-            if let t = newValue, t.dtype.isFloatingPoint, !t.requiresGrad, t.isLeaf { _ = try? t.requiringGrad() }
+            assignmentError = newValue.flatMap(trainableLeafFailure)
             tensor = newValue
         }
+    }
+
+    /// `$bias`: the slot itself, for the throwing `assign(_:)`.
+    public var projectedValue: OptionalParam { self }
+
+    /// Assigns `newValue` (nil removes the parameter), throwing `ModuleError.invalidParameter`
+    /// (and assigning nothing) when it cannot become a trainable leaf.
+    public func assign(_ newValue: Tensor?) throws {
+        if let t = newValue, let failure = trainableLeafFailure(t) {
+            throw ModuleError.invalidParameter(key: key ?? "?", reason: failure)
+        }
+        assignmentError = nil
+        tensor = newValue
     }
 }
 
@@ -220,7 +293,11 @@ public final class Child<M>: ModuleSlot {
             }
             preconditionFailure("child module '\(key ?? "?")' read before it was assigned")
         }
-        set { value = newValue }
+        set {
+            value = newValue
+            // Cached parameter lookups (`ParameterIndex`) re-walk the tree after this.
+            ModuleTree.structureChanged()
+        }
     }
 
     public func modules() -> [(Int?, Module)] {

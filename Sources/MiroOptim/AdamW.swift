@@ -27,11 +27,11 @@ public final class AdamW: AdamFamily, Optimizer {
 
     public func step() throws {
         try withoutGrad {
-            for group in groups {
+            for group in try groupsForStep() {
                 let lr = group.learningRate
-                for (_, p) in group.parameters {
+                for (name, p) in group.parameters {
                     guard let g = p.grad else { continue }
-                    let s = try state(for: p)
+                    let s = try state(for: name, p)
                     s.step += 1
                     if group.weightDecay != 0 { try p.mul_(1 - lr * group.weightDecay) }
                     try s.expAvg.mul_(beta1)

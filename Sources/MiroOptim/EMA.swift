@@ -14,11 +14,18 @@ public final class EMA {
     public private(set) var updates = 0
     /// Shadow tensors by parameter key.
     public private(set) var shadow: [(name: String, tensor: Tensor)]
+    /// The model's parameters by key, so `update` does not walk the tree by reflection every step
+    /// and follows a `Module.to` that swapped tensors (the shadow then moves along with them).
+    private var index: ParameterIndex
 
     public init(_ model: Module, decay: Double = 0.9999, warmup: Bool = false) throws {
-        guard (0...1).contains(decay) else { throw EngineError("EMA", "decay must be in [0, 1], got \(decay)") }
+        guard (0...1).contains(decay) else {
+            throw OptimizerError.invalidHyperparameters(optimizer: "EMA", reason: "decay must be in [0, 1], got \(decay)")
+        }
+        try model.validateParameters()
         self.decay = decay
         self.warmup = warmup
+        index = ParameterIndex(model)
         shadow = try withoutGrad { try model.trainableParameters().map { ($0.0, try $0.1.detached().clone()) } }
     }
 
@@ -27,13 +34,20 @@ public final class EMA {
         warmup ? min(decay, Double(1 + updates) / Double(10 + updates)) : decay
     }
 
-    /// shadow ← d·shadow + (1 − d)·param, with d = `currentDecay`
+    /// shadow ← d·shadow + (1 − d)·param, with d = `currentDecay`. Parameters are found by key;
+    /// a shadow whose parameter changed dtype or device (`Module.to`) is converted first.
     public func update(_ model: Module) throws {
-        let params = Dictionary(uniqueKeysWithValues: model.trainableParameters().map { ($0.0, $0.1) })
+        if index.module !== model { index = ParameterIndex(model) }
         let d = currentDecay
         try withoutGrad {
-            for (name, s) in shadow {
-                guard let p = params[name] else { throw EngineError("EMA", "model has no trainable parameter '\(name)'") }
+            for i in shadow.indices {
+                let name = shadow[i].name
+                guard let p = index.tensor(name), p.requiresGrad else { throw OptimizerError.emaParameterMissing(name) }
+                var s = shadow[i].tensor
+                if s.dtype != p.dtype || s.device != p.device {
+                    s = try s.to(p.dtype, device: p.device)
+                    shadow[i].tensor = s
+                }
                 try s.mul_(d)
                 try s.add_(p, alpha: 1 - d)
             }
@@ -51,7 +65,7 @@ public final class EMA {
     public static func apply(_ weights: [String: Tensor], to model: Module, source: String = "EMA") throws {
         let missing = Set(model.trainableParameters().map(\.0)).subtracting(weights.keys)
         guard missing.isEmpty else {
-            throw EngineError(source, "EMA weights missing for \(missing.sorted().prefix(5).joined(separator: ", "))")
+            throw OptimizerError.emaWeightsMissing(source: source, keys: missing.sorted())
         }
         let report = try model.load(weights, strict: false, source: source)
         guard report.mismatched.isEmpty, report.unexpected.isEmpty else { throw StateDictError(source: source, report: report) }
@@ -61,9 +75,9 @@ public final class EMA {
     public func load(_ tensors: [String: Tensor], updates: Int) throws {
         try withoutGrad {
             for (name, s) in shadow {
-                guard let t = tensors[name] else { throw EngineError("EMA", "checkpoint lacks EMA weight '\(name)'") }
+                guard let t = tensors[name] else { throw OptimizerError.emaWeightsMissing(source: "checkpoint", keys: [name]) }
                 guard t.shape == s.shape else {
-                    throw EngineError("EMA", "EMA weight '\(name)' has shape \(t.shape), model has \(s.shape)")
+                    throw OptimizerError.emaShapeMismatch(name, saved: t.shape, model: s.shape)
                 }
                 try s.copy_(t.to(s.dtype, device: s.device))
             }

@@ -23,10 +23,11 @@ public final class Lamb: AdamFamily, Optimizer {
     public init(groups: [ParameterGroup], betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
                 decoupleWeightDecay: Bool = false, adamMode: Bool = false) throws {
         for g in groups where g.learningRate < 0 || g.weightDecay < 0 {
-            throw EngineError("Lamb", "group '\(g.name)': learning rate and weight decay must be ≥ 0")
+            throw OptimizerError.invalidHyperparameters(
+                optimizer: "Lamb", reason: "group '\(g.name)': learning rate and weight decay must be ≥ 0")
         }
         guard (0..<1).contains(betas.0), (0..<1).contains(betas.1), eps >= 0 else {
-            throw EngineError("Lamb", "invalid betas \(betas) or eps \(eps)")
+            throw OptimizerError.invalidHyperparameters(optimizer: "Lamb", reason: "invalid betas \(betas) or eps \(eps)")
         }
         beta1 = betas.0
         beta2 = betas.1
@@ -38,12 +39,12 @@ public final class Lamb: AdamFamily, Optimizer {
 
     public func step() throws {
         try withoutGrad {
-            for group in groups {
+            for group in try groupsForStep() {
                 let wd = group.weightDecay
                 let adapt = group.layerAdaptation ?? (wd > 0)
-                for (_, p) in group.parameters {
+                for (name, p) in group.parameters {
                     guard let g = p.grad else { continue }
-                    let s = try state(for: p)
+                    let s = try state(for: name, p)
                     s.step += 1
                     try s.expAvg.mul_(beta1)
                     try s.expAvg.add_(g, alpha: 1 - beta1)

@@ -2,6 +2,9 @@ import MiroEngine
 import MiroNN
 
 /// A set of parameters sharing hyper-parameters (`optimizer.param_groups[i]`).
+///
+/// Parameter names key the optimizer state and the checkpoint entries (`<name>.exp_avg`, …), so
+/// they must be unique across groups; for `bind(to:)` they must be the module's dotted keys.
 public struct ParameterGroup {
     public var name: String
     public var parameters: [(name: String, tensor: Tensor)]
@@ -23,17 +26,31 @@ public struct ParameterGroup {
 /// Per-parameter moment estimates of Adam-family optimizers.
 final class AdamState {
     var step = 0
-    let expAvg: Tensor
-    let expAvgSq: Tensor
+    private(set) var expAvg: Tensor
+    private(set) var expAvgSq: Tensor
 
     init(like p: Tensor) throws {
         expAvg = try Tensor.zeros(p.shape, dtype: p.dtype, device: p.device)
         expAvgSq = try Tensor.zeros(p.shape, dtype: p.dtype, device: p.device)
     }
+
+    /// Keeps the moments in the parameter's dtype and on its device (they move with it after
+    /// `Module.to`; a no-op otherwise, so training numerics are untouched).
+    func follow(_ p: Tensor, name: String) throws {
+        guard expAvg.shape == p.shape else {
+            throw OptimizerError.stateShapeMismatch(parameter: name, state: expAvg.shape, parameterShape: p.shape)
+        }
+        guard expAvg.dtype != p.dtype || expAvg.device != p.device else { return }
+        try withoutGrad {
+            expAvg = try expAvg.to(p.dtype, device: p.device)
+            expAvgSq = try expAvgSq.to(p.dtype, device: p.device)
+        }
+    }
 }
 
 /// What every optimizer offers the training loop.
 public protocol Optimizer: AnyObject {
+    /// The parameter groups; for a bound optimizer their tensors are the module's current ones.
     var groups: [ParameterGroup] { get set }
     /// Applies one update from the parameters' current gradients (parameters without one are skipped).
     func step() throws
@@ -41,6 +58,11 @@ public protocol Optimizer: AnyObject {
     /// for checkpoints.
     func stateTensors() throws -> [String: Tensor]
     func loadStateTensors(_ state: [String: Tensor]) throws
+    /// Reads every group's parameters from `module` by name from now on (group names must be the
+    /// module's dotted keys), so that `Module.to`, which swaps parameter tensors, is followed: the
+    /// state is kept by name and moved to the new dtype/device. Also the way to re-attach an
+    /// unbound optimizer after such a move.
+    func bind(to module: Module) throws
 }
 
 extension Optimizer {
@@ -56,26 +78,90 @@ extension Optimizer {
 }
 
 /// Shared state bookkeeping for Adam-style optimizers.
+///
+/// State is keyed by parameter name, like mlx-swift's parameter-shaped state tree: a tensor object
+/// is only where the parameter lives *now*. Bound to a module (`bind(to:)`), the optimizer re-reads
+/// each tensor through the module's slots, so a swapped tensor cannot go stale; unbound, a tensor
+/// that its module has replaced is detected at the next step (`OptimizerError.staleParameter`).
 public class AdamFamily {
-    public var groups: [ParameterGroup]
-    var state: [ObjectIdentifier: AdamState] = [:]
+    /// The groups as last set; their tensors are refreshed from the bound module when read.
+    private var storedGroups: [ParameterGroup]
+    private var index: ParameterIndex?
+    var state: [String: AdamState] = [:]
 
     init(groups: [ParameterGroup]) throws {
-        var seen = Set<String>()
-        for g in groups {
+        try Self.checkUnique(groups)
+        storedGroups = groups
+    }
+
+    public var groups: [ParameterGroup] {
+        get {
+            refreshTensors()
+            return storedGroups
+        }
+        set { storedGroups = newValue }
+    }
+
+    /// The module the optimizer reads its parameters from, if bound (held weakly).
+    public var module: Module? { index?.module }
+
+    public func bind(to module: Module) throws {
+        try module.validateParameters()
+        let index = ParameterIndex(module)
+        for g in storedGroups {
             for p in g.parameters {
-                guard seen.insert(p.name).inserted else {
-                    throw EngineError("optimizer", "parameter '\(p.name)' appears in more than one group")
+                guard let t = index.tensor(p.name) else { throw OptimizerError.unknownParameter(p.name) }
+                guard t.shape == p.tensor.shape else {
+                    throw OptimizerError.parameterShapeMismatch(p.name, group: p.tensor.shape, module: t.shape)
                 }
             }
         }
-        self.groups = groups
+        self.index = index
+        refreshTensors()
     }
 
-    func state(for p: Tensor) throws -> AdamState {
-        if let s = state[ObjectIdentifier(p)] { return s }
+    private static func checkUnique(_ groups: [ParameterGroup]) throws {
+        var seen = Set<String>()
+        for g in groups {
+            for p in g.parameters where !seen.insert(p.name).inserted { throw OptimizerError.duplicateParameter(p.name) }
+        }
+    }
+
+    /// Replaces each group tensor by the bound module's current tensor of the same name.
+    private func refreshTensors() {
+        guard let index else { return }
+        for i in storedGroups.indices {
+            for j in storedGroups[i].parameters.indices {
+                let entry = storedGroups[i].parameters[j]
+                if let t = index.tensor(entry.name), t !== entry.tensor { storedGroups[i].parameters[j].tensor = t }
+            }
+        }
+    }
+
+    /// The groups one `step()` updates: names unique, and every tensor the parameter's live one
+    /// (bound: present in the module; unbound: not replaced in its module since).
+    func groupsForStep() throws -> [ParameterGroup] {
+        let groups = self.groups
+        try Self.checkUnique(groups)
+        if let index {
+            for g in groups {
+                for p in g.parameters where !index.contains(p.name) { throw OptimizerError.unknownParameter(p.name) }
+            }
+        } else {
+            let all = groups.flatMap(\.parameters)
+            if let k = Module.firstReplaced(in: all.map(\.tensor)) { throw OptimizerError.staleParameter(all[k].name) }
+        }
+        return groups
+    }
+
+    /// The moments of parameter `name`, created at its first update, kept in `p`'s dtype and device.
+    func state(for name: String, _ p: Tensor) throws -> AdamState {
+        if let s = state[name] {
+            try s.follow(p, name: name)
+            return s
+        }
         let s = try AdamState(like: p)
-        state[ObjectIdentifier(p)] = s
+        state[name] = s
         return s
     }
 
@@ -83,7 +169,7 @@ public class AdamFamily {
         var out: [String: Tensor] = [:]
         for g in groups {
             for p in g.parameters {
-                guard let s = state[ObjectIdentifier(p.tensor)] else { continue }
+                guard let s = state[p.name] else { continue }
                 out["\(p.name).exp_avg"] = s.expAvg
                 out["\(p.name).exp_avg_sq"] = s.expAvgSq
                 out["\(p.name).step"] = try Tensor([Int64(s.step)])
@@ -95,15 +181,16 @@ public class AdamFamily {
     public func loadStateTensors(_ saved: [String: Tensor]) throws {
         for g in groups {
             for p in g.parameters {
-                guard let m = saved["\(p.name).exp_avg"], let v = saved["\(p.name).exp_avg_sq"],
-                      let st = saved["\(p.name).step"] else {
+                let keys = ["exp_avg", "exp_avg_sq", "step"].map { "\(p.name).\($0)" }
+                guard let m = saved[keys[0]], let v = saved[keys[1]], let st = saved[keys[2]] else {
+                    let missing = keys.filter { saved[$0] == nil }
                     if saved.keys.contains(where: { $0.hasPrefix("\(p.name).") }) {
-                        throw EngineError("optimizer state", "incomplete state for parameter '\(p.name)'")
+                        throw OptimizerError.incompleteState(parameter: p.name, missing: missing)
                     }
                     continue
                 }
-                guard m.shape == p.tensor.shape, v.shape == p.tensor.shape else {
-                    throw EngineError("optimizer state", "'\(p.name)' moments have shape \(m.shape), parameter has \(p.tensor.shape)")
+                for moment in [m, v] where moment.shape != p.tensor.shape {
+                    throw OptimizerError.stateShapeMismatch(parameter: p.name, state: moment.shape, parameterShape: p.tensor.shape)
                 }
                 let s = try AdamState(like: p.tensor)
                 try withoutGrad {
@@ -111,7 +198,7 @@ public class AdamFamily {
                     try s.expAvgSq.copy_(v.to(p.tensor.dtype, device: p.tensor.device))
                 }
                 s.step = Int(try st.item())
-                state[ObjectIdentifier(p.tensor)] = s
+                state[p.name] = s
             }
         }
     }

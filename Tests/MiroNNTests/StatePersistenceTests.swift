@@ -73,8 +73,9 @@ struct StatePersistenceTests {
     @Test func incompleteOptimizerStateIsAnError() throws {
         let (m, opt, _) = try make()
         let name = try #require(m.trainableParameters().first?.0)
-        #expect(throws: EngineError.self) {
+        let error = #expect(throws: OptimizerError.self) {
             try opt.loadStateTensors(["\(name).exp_avg": try Tensor.zeros([1])])
         }
+        #expect(error == .incompleteState(parameter: name, missing: ["\(name).exp_avg_sq", "\(name).step"]))
     }
 }
