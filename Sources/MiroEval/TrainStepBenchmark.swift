@@ -80,6 +80,7 @@ public final class TrainStepBenchmark {
         let optimizer = try Lamb(groups: ParameterGroup.miroTraining(model, learningRate: train.learningRate,
                                                                      weightDecay: train.weightDecay),
                                  decoupleWeightDecay: false)
+        try optimizer.bind(to: model)
         trainStep = TrainStep(model: model, optimizer: optimizer,
                               ema: try EMA(model, decay: train.emaDecay, warmup: train.emaWarmup),
                               loss: FlowMatchingLoss(selfConditioningRate: train.selfConditioningRate),

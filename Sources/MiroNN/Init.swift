@@ -5,7 +5,7 @@ public enum Init {
     /// `nn.init.xavier_uniform_`: U(−a, a) with a = gain·√(6 / (fan_in + fan_out)).
     public static func xavierUniform(_ t: Tensor, gain: Double = 1, generator: Generator? = nil) throws {
         let s = t.shape
-        guard s.count >= 2 else { throw EngineError("xavier_uniform", "needs at least 2 dimensions, got \(s)") }
+        guard s.count >= 2 else { throw ModuleError.invalidLayer(layer: "xavier_uniform", reason: "needs at least 2 dimensions, got \(s)") }
         let receptive = s.dropFirst(2).reduce(1, *)
         let fanIn = s[1] * receptive, fanOut = s[0] * receptive
         let a = gain * (6.0 / Double(fanIn + fanOut)).squareRoot()

@@ -1,18 +1,6 @@
 import MiroEngine
 import Synchronization
 
-/// A module tree that cannot be used as it is.
-public enum ModuleError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// A tensor assigned to the parameter at `key` cannot be a trainable leaf.
-    case invalidParameter(key: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .invalidParameter(key, reason): "parameter '\(key)' cannot be trained: \(reason)"
-        }
-    }
-}
-
 /// Revision of the shape of every module tree: bumped whenever a `@Child` is assigned, so cached
 /// key → slot tables know when to walk again. (A process-wide counter: a child does not know its
 /// parents, and assignments after construction are rare, so a spurious re-walk costs little.)

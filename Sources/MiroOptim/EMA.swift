@@ -57,18 +57,7 @@ public final class EMA {
 
     /// Copies the averaged weights into `model` (e.g. a second instance used for sampling).
     public func copy(into model: Module) throws {
-        try EMA.apply(Dictionary(uniqueKeysWithValues: shadow.map { ($0.name, $0.tensor) }), to: model)
-    }
-
-    /// Loads EMA weights (keyed like `model`'s trainable parameters, e.g. from a checkpoint) into
-    /// `model`. Every trainable parameter must be covered, and nothing is copied when one is not.
-    public static func apply(_ weights: [String: Tensor], to model: Module, source: String = "EMA") throws {
-        let missing = Set(model.trainableParameters().map(\.0)).subtracting(weights.keys)
-        guard missing.isEmpty else {
-            throw OptimizerError.emaWeightsMissing(source: source, keys: missing.sorted())
-        }
-        let report = try model.load(weights, strict: false, source: source)
-        guard report.mismatched.isEmpty, report.unexpected.isEmpty else { throw StateDictError(source: source, report: report) }
+        try model.loadTrainableWeights(Dictionary(uniqueKeysWithValues: shadow.map { ($0.name, $0.tensor) }), source: "EMA")
     }
 
     /// Restores shadow weights and the update count from a checkpoint.

@@ -80,6 +80,8 @@ public final class Trainer {
         case .lamb: optimizer = try Lamb(groups: groups, decoupleWeightDecay: false)
         case .adamw: optimizer = try AdamW(groups: groups)
         }
+        // State by parameter name, read from the model: it survives `model.to(...)`.
+        try optimizer.bind(to: model)
         schedule = WarmupCosineDecay(warmupSteps: config.train.warmupSteps, totalSteps: config.train.totalScheduleSteps,
                                      rate: config.train.cosineRate)
         // 3. EMA initialised as a copy

@@ -25,7 +25,7 @@ public final class AttentionOp: Module {
     public init(attentionDim: Int, heads: Int, queryDim: Int, contextDim: Int, selfAttention: Bool,
                 qkvBias: Bool = false, outBias: Bool = true, qkNorm: Bool = true) throws {
         guard heads > 0, attentionDim % heads == 0 else {
-            throw EngineError("AttentionOp", "attention width \(attentionDim) is not divisible by \(heads) heads")
+            throw ModuleError.invalidLayer(layer: "AttentionOp", reason: "attention width \(attentionDim) is not divisible by \(heads) heads")
         }
         self.heads = heads
         self.attentionDim = attentionDim
@@ -57,7 +57,7 @@ public final class AttentionOp: Module {
             let parts = try kv(context ?? x).chunked(2, dim: -1)
             (key, value) = (parts[0], parts[1])
         } else {
-            throw EngineError("AttentionOp", "no projections")
+            throw ModuleError.invalidLayer(layer: "AttentionOp", reason: "no projections")
         }
         // rearrange(t, "b n (h d) -> b h n d")
         query = try splitHeads(query)

@@ -63,7 +63,7 @@ public final class SelfAttentionBlock: Module {
     private func feedForward(_ x: Tensor) throws -> Tensor {
         if let s = ffn as? SwiGLU { return try s(x) }
         if let g = ffn as? GELUMLP { return try g(x) }
-        throw EngineError("SelfAttentionBlock", "unknown feed-forward module \(type(of: ffn))")
+        throw ModuleError.invalidLayer(layer: "SelfAttentionBlock", reason: "unknown feed-forward module \(type(of: ffn))")
     }
 }
 
