@@ -155,3 +155,33 @@ final class ShardBatchStream: BatchStream {
         loader = try Self.open(data, seed: seed, cursor: cursor)
     }
 }
+
+extension RunConfig.ShardSettings {
+    /// Settings for `paths` (tar files or directories) with the bins cache resolved to an existing file:
+    /// `binsCache`, or the file `miro bins` writes for these rewards and synthetic-caption probability in the
+    /// first data directory. Paths are made absolute, so a run finds its data again when resumed from another
+    /// directory.
+    public static func resolving(paths: [String], binsCache: String?, rewardKeys: [String],
+                                 syntheticProbability: Double) throws -> RunConfig.ShardSettings {
+        guard let firstPath = paths.first else { throw InputError("no shards given") }
+        let binsPath: String
+        if let binsCache {
+            binsPath = binsCache
+        } else {
+            let first = URL(fileURLWithPath: firstPath)
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: first.path, isDirectory: &isDirectory)
+            let root = isDirectory.boolValue ? first : first.deletingLastPathComponent()
+            let name = RewardBins.cacheFileName(rewardNames: rewardKeys, numBins: 64, synthProb: syntheticProbability)
+            binsPath = root.appendingPathComponent(name).path
+        }
+        guard FileManager.default.fileExists(atPath: binsPath) else {
+            throw InputError("no bins cache at \(binsPath); build it with `miro bins \(paths.joined(separator: " "))` "
+                + "(same --synthetic-prob) or pass --bins FILE")
+        }
+        let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
+        var s = RunConfig.ShardSettings(paths: paths.map(absolute), binsCache: absolute(binsPath))
+        s.syntheticProbability = syntheticProbability
+        return s
+    }
+}

@@ -25,7 +25,7 @@ extension Sample {
         let configURL = (variant.map { root.appendingPathComponent($0) } ?? root).appendingPathComponent(ReleaseFolder.configFile)
         guard let data = FileManager.default.contents(atPath: configURL.path) else { return }  // the loader names it
         let decoded = try ReleaseConfigJSON.decode(data, path: configURL.path)
-        guard decoded.provenance?.textEncoder != "shapes" else { return }
+        guard decoded.provenance?.textEncoder != TextEncoderKind.shapes.rawValue else { return }
         let width = decoded.config.network.labelDim
         if !prompts.isEmpty || promptFile != nil {
             throw ValidationError("this folder's text encoder is \(decoded.config.textEncoderRepo ?? "FLAN-T5-XL"), which Swift "
@@ -56,7 +56,7 @@ extension Sample {
         var promptList = prompts
         if let promptFile { promptList += try PromptFile.read(promptFile) }
         let provenance = folder.provenance
-        if let p = provenance, p.textEncoder == "shapes", let width = p.textEncoderWidth, let maxTokens = p.textEncoderMaxTokens {
+        if let p = provenance, p.textEncoder == TextEncoderKind.shapes.rawValue, let width = p.textEncoderWidth, let maxTokens = p.textEncoderMaxTokens {
             let encoder = ShapesTextEncoder(width: width, maxTokens: maxTokens)
             for prompt in promptList {
                 let e = encoder.encode(prompt)

@@ -102,25 +102,8 @@ struct ShardOptions: ParsableArguments {
 
     /// The shard settings, with the bins cache resolved to an existing file.
     func settings() throws -> RunConfig.ShardSettings {
-        let binsPath: String
-        if let bins {
-            binsPath = bins
-        } else {
-            let first = URL(fileURLWithPath: paths[0])
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: first.path, isDirectory: &isDirectory)
-            let root = isDirectory.boolValue ? first : first.deletingLastPathComponent()
-            let name = RewardBins.cacheFileName(rewardNames: rewardKeys, numBins: 64, synthProb: syntheticProb)
-            binsPath = root.appendingPathComponent(name).path
-        }
-        guard FileManager.default.fileExists(atPath: binsPath) else {
-            throw ValidationError("no bins cache at \(binsPath); build it with `miro bins \(paths.joined(separator: " "))` "
-                + "(same --synthetic-prob) or pass --bins FILE")
-        }
-        // Absolute paths: the run must find its data again when resumed from another directory.
-        let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
-        var s = RunConfig.ShardSettings(paths: paths.map(absolute), binsCache: absolute(binsPath))
-        s.syntheticProbability = syntheticProb
+        var s = try RunConfig.ShardSettings.resolving(paths: paths, binsCache: bins, rewardKeys: rewardKeys,
+                                                      syntheticProbability: syntheticProb)
         s.minImageSize = minImageSize
         s.workers = workers
         s.shuffleBuffer = shuffleBuffer
