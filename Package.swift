@@ -106,6 +106,8 @@ let package = Package(
                                     "MiroShapes", "MiroPipeline", "MiroTraining"]),
         tests("MiroEvalTests", ["MiroEngine", "MiroModels", "MiroImage", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining",
                                 "MiroEval"]),
+        // Runs the built `miro` executable (no module dependencies: it only needs the product built beside it).
+        tests("MiroCLITests", []),
     ],
     cxxLanguageStandard: .cxx17
 )
