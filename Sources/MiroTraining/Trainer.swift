@@ -32,34 +32,49 @@ public final class Trainer {
 
     let dataGenerator: Generator       // draws of the data path (VAE posterior samples)
     let logger: Logger
+    /// The run directory's lock, held while this trainer lives.
+    let lock: RunLock
     let metrics: MetricsLog
     private var nonFiniteStreak = 0
 
     public var checkpointDirectory: URL { runDirectory.appendingPathComponent("checkpoints") }
 
-    /// The configuration a resumed run continues with: the one stored in its newest checkpoint (nil when
-    /// `runDirectory` has none), with `train.steps` raised to `requested`'s when that is larger.
-    public static func resumedConfig(_ requested: RunConfig, runDirectory: URL) throws -> (config: RunConfig, checkpoint: URL)? {
-        guard let latest = Checkpoint.latest(in: runDirectory.appendingPathComponent("checkpoints")) else { return nil }
-        var stored = try RunConfig.decode(try Checkpoint.configJSON(latest), source: latest.path)
-        stored.train.steps = max(stored.train.steps, requested.train.steps)
-        return (stored, latest)
+    /// The configuration a resumed run continues with: the one stored in its newest checkpoint with
+    /// `overrides` applied (nil when `runDirectory` has no checkpoint).
+    public static func resumedConfig(runDirectory: URL, overrides: ResumeOverrides) throws -> (config: RunConfig, checkpoint: URL)? {
+        guard let latest = Checkpoint.latest(in: RunDirectory(runDirectory).checkpoints) else { return nil }
+        let stored = try RunConfig.decode(try Checkpoint.configJSON(latest), source: latest.path)
+        return (overrides.applied(to: stored), latest)
     }
 
-    /// Sets up a run in `runDirectory`. With `resume`, continues from its newest checkpoint (the
-    /// stored configuration wins over `config`, except `train.steps`, which may be raised).
-    public init(runDirectory: URL, config: RunConfig, data: any TrainingData, resume: Bool, logger: Logger) throws {
+    /// Sets up a run in `runDirectory`, holding its lock (`lock`, or one taken here) while the trainer lives.
+    /// With `resume`, continues from the newest checkpoint with its stored configuration (`config` is then
+    /// only the fallback for a run that has none yet) and `overrides`. A new run refuses a directory that
+    /// holds another run unless `overwrite`.
+    public init(runDirectory: URL, config: RunConfig, data: any TrainingData, resume: Bool,
+                overrides: ResumeOverrides = ResumeOverrides(), overwrite: Bool = false, lock: RunLock? = nil,
+                logger: Logger) throws {
         self.runDirectory = runDirectory
         self.data = data
         self.logger = logger
+        let directory = RunDirectory(runDirectory)
+        self.lock = try lock ?? directory.lock()
+        let stale = try directory.removeStaleTemporaries()
+        if stale > 0 { logger.info("removed \(stale) temporary file(s) an interrupted write left in \(runDirectory.path)") }
         var config = config
         var checkpoint: Checkpoint? = nil
-        if resume, let (stored, latest) = try Self.resumedConfig(config, runDirectory: runDirectory) {
+        if resume, let (stored, latest) = try Self.resumedConfig(runDirectory: runDirectory, overrides: overrides) {
             checkpoint = try Checkpoint.read(latest)
             config = stored
             logger.info("resuming from \(latest.lastPathComponent) (step \(checkpoint!.step))")
-        } else if resume {
-            logger.info("no checkpoint in \(runDirectory.path); starting a new run")
+            guard checkpoint!.step <= config.train.steps else {
+                throw TrainingError.badConfig("--steps \(config.train.steps) is below the step of \(latest.path) "
+                    + "(\(checkpoint!.step)); give a larger target or omit --steps to keep the run's own (\(config.train.steps))")
+            }
+        } else {
+            if resume { logger.info("no checkpoint in \(runDirectory.path); starting a new run") }
+            // Resuming a run that never reached its first checkpoint restarts it over its own files.
+            try directory.prepareForNewRun(overwrite: overwrite || resume, logger: logger)
         }
         config.normalization = config.normalization ?? data.normalization
         config.network.coherenceDropout = config.train.rewardDropout
@@ -96,7 +111,11 @@ public final class Trainer {
 
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"))
-        if let checkpoint { try restore(checkpoint) }
+        if let checkpoint {
+            try restore(checkpoint)
+            let dropped = try directory.truncateMetrics(after: step)
+            if dropped > 0 { logger.info("metrics.jsonl: dropped \(dropped) line(s) past step \(step), which will be trained again") }
+        }
         try Data(try config.json().utf8).write(to: runDirectory.appendingPathComponent("run.json"), options: .atomic)
     }
 
@@ -120,7 +139,10 @@ public final class Trainer {
         let outcome = try trainingStep(x0: x0, conditioning: conditioning, learningRate: lr)
         if outcome.skipped {
             nonFiniteStreak += 1
-            if nonFiniteStreak >= 5 { throw TrainingError.nonFiniteLoss(step: step, count: nonFiniteStreak) }
+            if nonFiniteStreak >= 5 {
+                throw TrainingError.diverged(step: step, count: nonFiniteStreak,
+                                             lastCheckpoint: Checkpoint.latest(in: checkpointDirectory)?.path)
+            }
         } else {
             nonFiniteStreak = 0
         }
@@ -157,9 +179,9 @@ public final class Trainer {
                 windowSteps = 0
             }
             if t.sampleEvery > 0 && step % t.sampleEvery == 0 { try onSample?(step) }
-            if t.saveEvery > 0 && step % t.saveEvery == 0 && step < t.steps { try saveCheckpoint() }
+            if t.saveEvery > 0 && step % t.saveEvery == 0 && step < t.steps { try saveCheckpointIfSound() }
         }
-        try saveCheckpoint()
+        try saveCheckpointIfSound()
     }
 
     /// `step   100 | loss 0.1234 | raw 0.2345 | lr 1.00e-03 | grad 0.812 | 3.41 it/s | 109.1 samples/s`
@@ -170,6 +192,28 @@ public final class Trainer {
     }
 
     // MARK: Checkpoints
+
+    /// Why the current state must not become a checkpoint, nil when it may: while the latest steps were
+    /// skipped for non-finite losses, or with non-finite weights, a save would prune the last good checkpoints
+    /// in favour of a broken one.
+    public func unsoundStateReason() throws -> String? {
+        if nonFiniteStreak > 0 { return "the last \(nonFiniteStreak) step(s) had non-finite losses" }
+        let broken = try withoutGrad {
+            try model.trainableParameters().first { try $0.1.isFinite().all().item() == 0 }?.0
+        }
+        return broken.map { "weight \($0) is not finite" }
+    }
+
+    /// `saveCheckpoint()` unless the state is unsound (`unsoundStateReason`): then nothing is written or pruned,
+    /// and the log names the last checkpoint that is still there.
+    @discardableResult
+    public func saveCheckpointIfSound() throws -> URL? {
+        guard let reason = try unsoundStateReason() else { return try saveCheckpoint() }
+        let last = Checkpoint.latest(in: checkpointDirectory).map { "the last sound checkpoint is \($0.path)" }
+            ?? "there is no earlier checkpoint"
+        logger.warning("not saving step \(step): \(reason); nothing pruned, \(last)")
+        return nil
+    }
 
     /// Writes a checkpoint of the current step and prunes old ones (`keepLast`).
     @discardableResult

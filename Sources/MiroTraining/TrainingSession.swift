@@ -8,12 +8,16 @@ import MiroShapes
 /// configuration, resolving presets against the data, and the loop with its stop conditions and sample grids.
 public enum TrainingSession {
     /// Sets up the run in `run`: its data (the Shapes world, or enriched shards with the preset's latent geometry
-    /// and the data's text width) and its trainer. With `resume` and a checkpoint in `run`, the stored
-    /// configuration (`Trainer.resumedConfig`) decides the data, so a run always continues on its own.
-    public static func start(config: RunConfig, run: URL, resume: Bool, logger: Logger) throws -> Trainer {
+    /// and the data's text width) and its trainer, holding the run's lock from the first read. With `resume` and
+    /// a checkpoint in `run`, the stored configuration with `overrides` (`Trainer.resumedConfig`) decides the
+    /// data, so a run always continues on its own. A new run refuses a directory holding another unless
+    /// `overwrite`.
+    public static func start(config: RunConfig, run: URL, resume: Bool, overrides: ResumeOverrides = ResumeOverrides(),
+                             overwrite: Bool = false, logger: Logger) throws -> Trainer {
+        let lock = try RunDirectory(run).lock()
         var config = config
         var resuming = false
-        if resume, let (stored, _) = try Trainer.resumedConfig(config, runDirectory: run) {
+        if resume, let (stored, _) = try Trainer.resumedConfig(runDirectory: run, overrides: overrides) {
             resuming = true
             config = stored
         }
@@ -48,7 +52,8 @@ public enum TrainingSession {
             data = try ShapesTrainingSet(count: config.dataset.count, seed: config.dataset.seed, encoder: encoder,
                                          rewardKeys: n.coherenceKeys, logger: logger)
         }
-        let trainer = try Trainer(runDirectory: run, config: config, data: data, resume: resume, logger: logger)
+        let trainer = try Trainer(runDirectory: run, config: config, data: data, resume: resume, overrides: overrides,
+                                  overwrite: overwrite, lock: lock, logger: logger)
         let baseline = trainer.config.train.unconditional ? " (baseline: constant reward inputs)" : ""
         logger.info("model: \(trainer.model.parameterCount) parameters, rewards \(trainer.config.network.coherenceKeys.joined(separator: ", "))\(baseline)")
         return trainer

@@ -73,3 +73,48 @@ struct CLI {
             + extra
     }
 }
+
+/// A `miro` process running in the background, its output going to files.
+final class BackgroundMiro {
+    let process = Process()
+    let log: URL
+
+    init(_ args: [String], log: URL) throws {
+        self.log = log
+        process.executableURL = CLI.executable
+        process.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["OMP_NUM_THREADS"] = "1"
+        process.environment = env
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    func signal(_ s: Int32) { kill(process.processIdentifier, s) }
+
+    /// Waits for the process to end (at most `timeout` seconds, then kills it); returns its status.
+    @discardableResult
+    func wait(timeout: Double = 120) -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Waits until `predicate` holds (polling every 20 ms, at most `timeout` seconds); false when it never did.
+    static func poll(timeout: Double = 60, _ predicate: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if predicate() { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+}

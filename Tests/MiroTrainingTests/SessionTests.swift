@@ -14,19 +14,27 @@ import MiroTraining
         var first = microConfig(steps: 2)
         first.dataset.count = 16
         first.train.batchSize = 4
-        let t = try TrainingSession.start(config: first, run: dir, resume: false, logger: quietLogger)
-        try t.train()
-        #expect(try Trainer.resumedConfig(first, runDirectory: tempDir()) == nil, "no checkpoint, nothing to resume")
+        do {
+            let t = try TrainingSession.start(config: first, run: dir, resume: false, logger: quietLogger)
+            try t.train()
+        }
+        #expect(try Trainer.resumedConfig(runDirectory: tempDir(), overrides: ResumeOverrides()) == nil,
+                "no checkpoint, nothing to resume")
 
         var asked = first
         asked.train.steps = 3
         asked.train.batchSize = 8
         asked.dataset.count = 32
         asked.train.optimizer = .adamw
-        let merged = try #require(try Trainer.resumedConfig(asked, runDirectory: dir))
+        let kept = try #require(try Trainer.resumedConfig(runDirectory: dir, overrides: ResumeOverrides()))
+        #expect(kept.config.train.steps == 2, "without --steps a resume keeps the stored target")
+        let merged = try #require(try Trainer.resumedConfig(runDirectory: dir, overrides: ResumeOverrides(steps: 3)))
         #expect(merged.config.train.steps == 3 && merged.config.train.batchSize == 4 && merged.config.dataset.count == 16)
         #expect(merged.config.train.optimizer == .lamb)
-        let resumed = try TrainingSession.start(config: asked, run: dir, resume: true, logger: quietLogger)
+        #expect(ResumeCheck.conflicts(requested: asked, stored: kept.config,
+                                      given: ["--steps", "--batch-size", "--optimizer", "--lr"]) == ["--batch-size", "--optimizer"])
+        let resumed = try TrainingSession.start(config: asked, run: dir, resume: true, overrides: ResumeOverrides(steps: 3),
+                                                logger: quietLogger)
         #expect(resumed.step == 2 && resumed.config == merged.config.withNormalization(resumed.config.normalization))
         #expect(try TrainingSession.loop(resumed, minutes: nil, interrupted: { false }, logger: quietLogger) == .finished)
         #expect(resumed.step == 3)

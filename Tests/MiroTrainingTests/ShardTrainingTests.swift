@@ -49,13 +49,15 @@ struct ShardTrainingTests {
                             resume: false, logger: quietLogger)
         try a.train()
         // B: 3 steps, checkpoint; a new trainer over a new data object resumes 4 more.
-        let b1 = try Trainer(runDirectory: runB, config: try config(steps: 3, dir: dir, bins: bins, labelDim: d), data: data,
-                             resume: false, logger: quietLogger)
-        try b1.train()
+        do {  // the first process ends (and releases the run's lock) before the resume
+            let b1 = try Trainer(runDirectory: runB, config: try config(steps: 3, dir: dir, bins: bins, labelDim: d), data: data,
+                                 resume: false, logger: quietLogger)
+            try b1.train()
+        }
         let data2 = try ShardTrainingData(settings: try config(steps: 1, dir: dir, bins: bins, labelDim: d).dataset.shards!,
                                           rewardKeys: MIROConfig.releasedRewardKeys, batchSize: 4, logger: quietLogger)
         let b2 = try Trainer(runDirectory: runB, config: try config(steps: 7, dir: dir, bins: bins, labelDim: d), data: data2,
-                             resume: true, logger: quietLogger)
+                             resume: true, overrides: ResumeOverrides(steps: 7), logger: quietLogger)
         #expect(b2.step == 3)
         try b2.train()
         for ((name, x), (_, y)) in zip(a.model.stateDict(), b2.model.stateDict()) {

@@ -18,8 +18,9 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a reward-conditioned model on the built-in Shapes world or on enriched webdataset shards.",
         discussion: "Writes run.json, metrics.jsonl, samples/step-N.png and checkpoints/step-N.safetensors into --run. "
-            + "Ctrl-C saves a checkpoint and exits; --resume continues exactly where the last checkpoint stopped "
-            + "(mid-epoch for shards). With --data, presets keep their latent geometry (4×32×32 SDXL latents; "
+            + "Ctrl-C (or SIGTERM, SIGHUP) saves a checkpoint and exits; --resume continues exactly where the last "
+            + "checkpoint stopped (mid-epoch for shards), with the run's own settings: only --steps, --log-every, "
+            + "--sample-every, --save-every, --keep-last, --minutes and --threads may change. With --data, presets keep their latent geometry (4×32×32 SDXL latents; "
             + "`--preset miro` is the released architecture) and the text width comes from the data.")
 
     @OptionGroup var global: GlobalOptions
@@ -27,6 +28,8 @@ struct Train: ParsableCommand {
     @OptionGroup var shards: ShardOptions
     @Option(name: .customLong("run"), help: "Run directory.") var runDirectory = "runs/shapes-tiny"
     @Flag(help: "Continue from the newest checkpoint in --run.") var resume = false
+    @Flag(help: "Replace the run already in --run (its checkpoints, metrics, grids and run.json) with a new one.")
+    var overwrite = false
     @Option(help: "Stop (with a checkpoint) after this many minutes.") var minutes: Double?
     @Option(help: "Log every N steps.") var logEvery = 25
     @Option(help: "Write a sample grid every N steps (0: never).") var sampleEvery = 500
@@ -39,6 +42,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--keep-last, --log-every and --save-every must be ≥ 1")
         }
         if let minutes, !(minutes > 0) { throw ValidationError("--minutes must be positive") }
+        if resume && overwrite { throw ValidationError("--resume continues the run in --run and --overwrite replaces it; choose one") }
     }
 
     func run() throws {
@@ -60,22 +64,48 @@ struct Train: ParsableCommand {
         config.train.sampleEvery = sampleEvery
         config.train.saveEvery = saveEvery
         config.train.keepLast = keepLast
-        logger.info("seed \(seed) | preset \(training.preset) | \(training.steps) steps × batch \(training.batchSize) | run \(runDirectory)")
-        let trainer = try TrainingSession.start(config: config, run: URL(fileURLWithPath: runDirectory), resume: resume, logger: logger)
+        let run = URL(fileURLWithPath: runDirectory)
+        let given = GivenFlags.from()
+        var overrides = ResumeOverrides()
+        if resume, let (stored, _) = try Trainer.resumedConfig(runDirectory: run, overrides: overrides) {
+            let conflicts = ResumeCheck.conflicts(requested: config, stored: stored, given: given)
+            guard conflicts.isEmpty else { throw ResumeCheck.error(conflicts, run: runDirectory) }
+            func ifGiven<T>(_ flag: String, _ value: T) -> T? { given.contains(flag) ? value : nil }
+            overrides = ResumeOverrides(steps: ifGiven("--steps", training.steps), logEvery: ifGiven("--log-every", logEvery),
+                                        sampleEvery: ifGiven("--sample-every", sampleEvery), saveEvery: ifGiven("--save-every", saveEvery),
+                                        keepLast: ifGiven("--keep-last", keepLast))
+            let changes = overrides.changes(from: stored)
+            if !changes.isEmpty { logger.info("resume changes \(changes.joined(separator: ", "))") }
+        } else {
+            logger.info("seed \(seed) | preset \(training.preset) | \(training.steps) steps × batch \(training.batchSize) | run \(runDirectory)")
+        }
+        let trainer = try TrainingSession.start(config: config, run: run, resume: resume, overrides: overrides,
+                                                overwrite: overwrite, logger: logger)
+        if resume {
+            let t = trainer.config.train
+            logger.info("seed \(t.seed) | preset \(t.preset) | step \(trainer.step) of \(t.steps) × batch \(t.batchSize) | run \(runDirectory)")
+        }
         try TrainingSession.loop(trainer, minutes: minutes, logger: logger)
     }
 }
 
 extension TrainingSession {
-    /// The loop with Ctrl-C and a time budget, and the closing log lines.
-    static func loop(_ trainer: Trainer, minutes: Double?, logger: Logger) throws {
+    /// The loop with Ctrl-C / SIGTERM / SIGHUP and a time budget, and the closing log lines. A stop by a signal
+    /// exits with 128 + the signal once the checkpoint is written, unless `exitOnSignal` is false (the demo goes
+    /// on to sample and evaluate what it has).
+    static func loop(_ trainer: Trainer, minutes: Double?, logger: Logger, exitOnSignal: Bool = true) throws {
         Interrupt.install()
         let start = Date()
-        switch try loop(trainer, minutes: minutes, interrupted: { Interrupt.requested }, logger: logger) {
-        case .interrupted: logger.info("stopped by Ctrl-C at step \(trainer.step); resume with --resume")
+        let firstStep = trainer.step
+        let stop = try loop(trainer, minutes: minutes, interrupted: { Interrupt.requested }, logger: logger)
+        switch stop {
+        case .interrupted: logger.info("stopped by \(Interrupt.signalName) at step \(trainer.step); resume with --resume")
         case .timeBudget: logger.info("time budget reached at step \(trainer.step)")
         case .finished: break
         }
-        logger.info("trained \(trainer.step) steps in \(formatDuration(Date().timeIntervalSince(start)))")
+        let trained = trainer.step - firstStep
+        let range = firstStep > 0 ? " (steps \(firstStep + 1)–\(trainer.step))" : ""
+        logger.info("trained \(trained) steps\(range) in \(formatDuration(Date().timeIntervalSince(start)))")
+        if stop == .interrupted && exitOnSignal { throw ExitCode(Interrupt.exitStatus) }
     }
 }
