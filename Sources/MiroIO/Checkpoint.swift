@@ -61,14 +61,43 @@ public struct Checkpoint {
         return url
     }
 
-    /// Reads a checkpoint file, checking its format tag.
+    /// Reads a checkpoint file, checking it against the format: the format tag; `miro.step` and
+    /// `miro.ema_updates` plain non-negative integers; and every tensor in the dtype its section is
+    /// written in (`formatDTypes`), so a relabelled header (F32 → I32, same byte length) is refused,
+    /// naming the tensor, instead of loading reinterpreted bytes. Optimizer step counts are single
+    /// non-negative integers and generator states byte vectors.
     public static func read(_ url: URL) throws -> Checkpoint {
         let (tensors, meta) = try TensorFiles.loadSafeTensors(url)
+        func fail(_ message: String) -> FormatError { FormatError.invalidHeader(path: url.path, message: message) }
         guard meta["format"] == format else {
-            throw FormatError.invalidHeader(path: url.path, message: "not a miro-swift training checkpoint (format '\(meta["format"] ?? "none")', expected '\(format)')")
+            throw fail("not a miro-swift training checkpoint (format '\(meta["format"] ?? "none")', expected '\(format)')")
         }
-        guard let stepText = meta["miro.step"], let step = Int(stepText) else {
-            throw FormatError.invalidHeader(path: url.path, message: "metadata 'miro.step' is missing or not an integer")
+        func count(_ key: String, default value: Int? = nil) throws -> Int {
+            guard let text = meta[key] else {
+                if let value { return value }
+                throw fail("metadata '\(key)' is missing")
+            }
+            guard let n = Int(text), n >= 0, n <= maximumStep else {
+                throw fail("metadata '\(key)' must be an integer in 0...\(maximumStep), got '\(text.prefix(40))'")
+            }
+            return n
+        }
+        let step = try count("miro.step")
+        let emaUpdates = try count("miro.ema_updates", default: 0)
+        for (name, t) in tensors.sorted(by: { $0.key < $1.key }) {
+            guard let section = formatDTypes.first(where: { name.hasPrefix($0.prefix) }) else { continue }
+            let allowed = name.hasPrefix("optimizer.") && name.hasSuffix(".step") ? [DType.int64] : section.dtypes
+            guard allowed.contains(t.dtype) else {
+                throw fail("tensor '\(name)' has dtype \(t.dtype.safeTensors.rawValue); this checkpoint format stores "
+                           + "\(section.prefix)* tensors as \(allowed.map(\.safeTensors.rawValue).joined(separator: " or "))")
+            }
+            if name.hasPrefix("optimizer.") && name.hasSuffix(".step") {
+                let values = try t.toArray(Int64.self)
+                guard values.count == 1, let v = values.first, v >= 0, v <= Int64(maximumStep) else {
+                    throw fail("tensor '\(name)' must hold one step count in 0...\(maximumStep), got \(values.prefix(4)) (shape \(t.shape))")
+                }
+            }
+            if name.hasPrefix("rng."), t.rank != 1 { throw fail("tensor '\(name)' must be a byte vector, got shape \(t.shape)") }
         }
         func section(_ prefix: String) -> [String: Tensor] {
             var out: [String: Tensor] = [:]
@@ -79,10 +108,19 @@ public struct Checkpoint {
         for (k, v) in section("rng.") { rng[k] = try v.toArray(UInt8.self) }
         let known: Set<String> = ["format", "miro.step", "miro.ema_updates", "miro.config", "miro.data_cursor"]
         return Checkpoint(step: step, model: section("model."), ema: section("ema."),
-                          emaUpdates: Int(meta["miro.ema_updates"] ?? "0") ?? 0, optimizer: section("optimizer."), rng: rng,
+                          emaUpdates: emaUpdates, optimizer: section("optimizer."), rng: rng,
                           configJSON: meta["miro.config"] ?? "{}", dataCursorJSON: meta["miro.data_cursor"] ?? "{}",
                           extra: meta.filter { !known.contains($0.key) })
     }
+
+    /// The largest step (and EMA update) count a checkpoint may carry: 2⁵³, exact in a Double.
+    public static let maximumStep = 1 << 53
+
+    /// The dtypes each tensor section is written in: models train in float32 (bool masks are buffers),
+    /// optimizer moments follow their float32 parameters (step counts are int64), generator states are bytes.
+    public static let formatDTypes: [(prefix: String, dtypes: [DType])] = [
+        ("model.", [.float32, .bool]), ("ema.", [.float32]), ("optimizer.", [.float32]), ("rng.", [.uint8]),
+    ]
 
     /// The run configuration stored in a checkpoint, read from the header alone (no tensor is loaded).
     public static func configJSON(_ url: URL) throws -> String {

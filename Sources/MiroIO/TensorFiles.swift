@@ -120,3 +120,19 @@ extension Module {
         return try load(tensors, strict: strict, source: url.lastPathComponent)
     }
 }
+
+extension Module {
+    /// The first key of `weights` (sorted) whose dtype cannot stand for this module's tensor of the
+    /// same key: a floating-point parameter or buffer needs a floating-point dtype (converted on load),
+    /// any other tensor exactly its own dtype. `Module.load` converts silently, so loaders of untrusted
+    /// files call this first: a header relabelled F32 → I32 would otherwise load reinterpreted bytes.
+    public func dtypeMismatch(_ weights: [String: Tensor]) -> (key: String, expected: DType, found: DType)? {
+        let own = Dictionary(stateDict(), uniquingKeysWith: { a, _ in a })
+        for key in weights.keys.sorted() {
+            guard let current = own[key], let incoming = weights[key] else { continue }
+            let fits = current.dtype.isFloatingPoint ? incoming.dtype.isFloatingPoint : incoming.dtype == current.dtype
+            if !fits { return (key, current.dtype, incoming.dtype) }
+        }
+        return nil
+    }
+}

@@ -134,7 +134,12 @@ public struct MIROConfig: Codable, Sendable, Equatable {
     /// Length of the conditioning sequence for `textLength` text tokens: time + rewards + registers + text.
     public func conditioningLength(textLength: Int) -> Int { 1 + numRewards + numTextRegisters + textLength }
 
-    /// Checks the sizes and the flags this port implements, with a message naming the problem.
+    /// The largest width, side or token count `validate()` accepts (2¹⁶).
+    public static let maximumSize = 1 << 16
+    /// The largest layer / block count or MLP multiplier `validate()` accepts.
+    public static let maximumCount = 1024
+
+    /// Checks the sizes and the flags this port implements, with a message naming the key.
     public func validate() throws {
         func fail(_ m: String) throws -> Never { throw MIROModelError.invalidConfig(m) }
         if coherenceKeys.isEmpty { try fail("coherence_keys must list at least one reward (the official code raises too)") }
@@ -145,7 +150,26 @@ public struct MIROConfig: Codable, Sendable, Equatable {
                           ("compute_heads", computeHeads)] where v <= 0 {
             try fail("\(name) must be positive, got \(v)")
         }
-        if numProcessingLayers < 0 || numTextRegisters < 0 { try fail("negative layer or register count") }
+        for (name, v) in [("num_processing_layers", numProcessingLayers), ("num_text_registers", numTextRegisters),
+                          ("num_cond_tokens", numCondTokens)] where v < 0 {
+            try fail("\(name) must not be negative, got \(v)")
+        }
+        for (name, v) in [("latent_mlp_multiplier", latentMLPMultiplier), ("data_mlp_multiplier", dataMLPMultiplier)] where v <= 0 {
+            try fail("\(name) must be positive, got \(v)")
+        }
+        // Upper bounds keep every derived size (C·p·p, tokens², widths × multipliers) far from Int overflow
+        // and every allocation plausible; the released model is far inside them (widths ≤ 2048, 4 blocks).
+        for (name, v) in [("data_size", dataSize), ("data_dim", dataDim), ("num_input_channels", numInputChannels),
+                          ("num_latents", numLatents), ("latents_dim", latentsDim), ("label_dim", labelDim),
+                          ("num_cond_tokens", numCondTokens), ("patch_size", patchSize), ("read_write_heads", readWriteHeads),
+                          ("compute_heads", computeHeads), ("num_text_registers", numTextRegisters)] where v > Self.maximumSize {
+            try fail("\(name) \(v) is larger than \(Self.maximumSize)")
+        }
+        for (name, v) in [("num_blocks", numBlocks), ("num_processing_layers", numProcessingLayers),
+                          ("latent_mlp_multiplier", latentMLPMultiplier), ("data_mlp_multiplier", dataMLPMultiplier)]
+            where v > Self.maximumCount {
+            try fail("\(name) \(v) is larger than \(Self.maximumCount)")
+        }
         if dataSize % patchSize != 0 { try fail("data_size \(dataSize) is not divisible by patch_size \(patchSize)") }
         if latentsDim % 4 != 0 { try fail("latents_dim \(latentsDim) must be divisible by 4 (time/reward embedders)") }
         if latentsDim % Self.textTransformerHeads != 0 {

@@ -156,3 +156,79 @@ public struct MIROPipelineConfig: Codable, Sendable, Equatable {
     /// The reward keys the pipeline offers: top-level `coherence_keys`, else the network's.
     public var rewardKeys: [String] { coherenceKeys ?? network.coherenceKeys }
 }
+
+extension FlowPrecondConfig {
+    /// Checks the preconditioner's values against the network it wraps; messages name the
+    /// `preconditioning.*` key.
+    public func validate(network: MIROConfig) throws {
+        func fail(_ m: String) throws -> Never { throw MIROModelError.invalidConfig("preconditioning.\(m)") }
+        if numLatents != network.numLatents {
+            try fail("num_latents \(numLatents) differs from network.num_latents \(network.numLatents)")
+        }
+        if latentsDim != network.latentsDim {
+            try fail("latents_dim \(latentsDim) differs from network.latents_dim \(network.latentsDim)")
+        }
+        if !(sigmaData.isFinite && sigmaData > 0) { try fail("sigma_data must be a positive number, got \(sigmaData)") }
+        if !(1...MIROConfig.maximumSize).contains(logvarChannels) || logvarChannels % 2 != 0 {
+            try fail("logvar_channels must be even and in 2...\(MIROConfig.maximumSize), got \(logvarChannels)")
+        }
+        if logvarMLPLayers != 0 {
+            throw MIROModelError.unsupported("preconditioning.logvar_mlp_layers = \(logvarMLPLayers) (only 0, the release, is ported)")
+        }
+    }
+}
+
+extension MIROPipelineConfig {
+    /// The largest `max_text_len` accepted (the official pipeline uses 77).
+    public static let maximumTextLength = 4096
+    /// The largest `sampler_defaults.num_steps` accepted.
+    public static let maximumSteps = 10_000
+    /// The largest guidance weight accepted anywhere (config defaults and user options alike): far
+    /// beyond any useful value (the release uses 7), and small enough that `(1 + w)·c − w·u` stays finite.
+    public static let maximumGuidance = 1000.0
+
+    /// Checks every value of config.json that sizes an allocation, an index or a loop, or enters the
+    /// sampler, before anything is built from it; messages name the key (`max_text_len`,
+    /// `network.patch_size`, ...). The decoders run this, so a config that decodes is safe to use.
+    public func validate() throws {
+        func fail(_ m: String) throws -> Never { throw MIROModelError.invalidConfig(m) }
+        do {
+            try network.validate()
+        } catch MIROModelError.invalidConfig(let m) {
+            try fail("network.\(m)")
+        }
+        try preconditioning.validate(network: network)
+        if let dataResolution, dataResolution != network.dataSize {
+            try fail("data_resolution \(dataResolution) differs from network.data_size \(network.dataSize)")
+        }
+        if let imgResolution, !(1...MIROConfig.maximumSize).contains(imgResolution) {
+            try fail("img_resolution must be in 1...\(MIROConfig.maximumSize), got \(imgResolution)")
+        }
+        if let maxTextLen, !(1...Self.maximumTextLength).contains(maxTextLen) {
+            try fail("max_text_len must be in 1...\(Self.maximumTextLength), got \(maxTextLen)")
+        }
+        if let s = samplerDefaults {
+            if !(1...Self.maximumSteps).contains(s.numSteps) {
+                try fail("sampler_defaults.num_steps must be in 1...\(Self.maximumSteps), got \(s.numSteps)")
+            }
+            if !(s.guidanceScale.isFinite && (0...Self.maximumGuidance).contains(s.guidanceScale)) {
+                try fail("sampler_defaults.guidance_scale must be in [0, \(Int(Self.maximumGuidance))], got \(s.guidanceScale)")
+            }
+            if !(s.sigmaData.isFinite && s.sigmaData > 0) {
+                try fail("sampler_defaults.sigma_data must be a positive number, got \(s.sigmaData)")
+            }
+        }
+        if let s = scheduler {
+            for (key, v) in [("start", s.start), ("end", s.end), ("shift", s.shift), ("clip_min", s.clipMin)] where !v.isFinite {
+                try fail("scheduler.\(key) must be a finite number, got \(v)")
+            }
+            if !(s.shift > 0) { try fail("scheduler.shift must be positive, got \(s.shift)") }
+            if !(s.clipMin >= 0) { try fail("scheduler.clip_min must not be negative, got \(s.clipMin)") }
+        }
+        if let keys = coherenceKeys, Set(keys).count != keys.count { try fail("coherence_keys has duplicates: \(keys)") }
+        for (key, type) in [("data_preprocessing.model_type", dataPreprocessing?.modelType),
+                            ("postprocessing.model_type", postprocessing?.modelType), ("model_type", modelType)] {
+            if let type, type != "sdxl" { try fail("\(key): unknown model type '\(type)'; available types: [\"sdxl\"]") }
+        }
+    }
+}

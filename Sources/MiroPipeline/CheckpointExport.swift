@@ -47,6 +47,8 @@ public enum CheckpointExport {
     public static func export(checkpoint: URL, to directory: URL, options: Options = Options(),
                               logger: Logger = Logger(label: "miro.export")) throws -> Summary {
         let file = try Checkpoint.resolve(checkpoint)
+        // Refuse a destination that would destroy the source (or anything but a previous export) before the work.
+        try ReleaseFolder.checkDestination(directory.standardizedFileURL, overwrite: options.overwrite, protected: [checkpoint, file])
         let c = try Checkpoint.read(file)
         let run = try RunConfig.decode(c.configJSON, source: file.path)
         let model = try MIROModel(network: run.network, generator: Generator(seed: 0))
@@ -92,7 +94,7 @@ public enum CheckpointExport {
             provenance.sigmaData = n.sigmaData
         }
         try ReleaseFolder.write(model: model, config: config, uncondEmbedding: uncond, to: directory, dtype: options.dtype,
-                                provenance: provenance, overwrite: options.overwrite)
+                                provenance: provenance, overwrite: options.overwrite, protected: [checkpoint, file])
         let count = model.stateDict().count + 4
         logger.info("exported \(file.lastPathComponent) (step \(c.step), \(options.raw ? "raw" : "EMA") weights) to \(directory.path)")
         return Summary(directory: directory, checkpoint: file, step: c.step, weights: options.raw ? "raw" : "ema",

@@ -31,8 +31,18 @@ public struct PixelNormalization: Codable, Sendable, Equatable {
         return PixelNormalization(mean: mean, std: std)
     }
 
+    /// Throws unless there is one finite mean and one positive std per RGB channel and σ_data > 0
+    /// (decoded configurations are validated; this guards values built in code).
+    func check() throws {
+        guard mean.count == 3, std.count == 3, mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }),
+              sigmaData.isFinite, sigmaData > 0 else {
+            throw InputError("PixelNormalization: needs 3 finite means, 3 positive stds and sigma_data > 0, got mean \(mean), std \(std), sigma_data \(sigmaData)")
+        }
+    }
+
     /// (N, 3, H, W) float32 model inputs.
     public func encode(_ images: [RGBImage]) throws -> Tensor {
+        try check()
         guard let first = images.first else { throw InputError("PixelNormalization: no images") }
         let (h, w) = (first.height, first.width)
         var out = [Float](repeating: 0, count: images.count * 3 * h * w)
@@ -55,6 +65,7 @@ public struct PixelNormalization: Codable, Sendable, Equatable {
     /// Model outputs (N, 3, H, W) back to images, clamped to [0, 1].
     public func decode(_ x: Tensor) throws -> [RGBImage] {
         let s = x.shape
+        try check()
         guard s.count == 4, s[1] == 3 else { throw InputError("PixelNormalization: expected (N, 3, H, W), got \(s)") }
         let values = try x.floats()
         let (n, h, w) = (s[0], s[2], s[3])

@@ -65,6 +65,35 @@ public struct ReleaseProvenance: Codable, Sendable, Equatable {
         case pixelMean = "pixel_mean", pixelStd = "pixel_std", sigmaData = "sigma_data"
     }
 
+    /// Checks the entry against the network it describes; messages name the `miro_swift.*` key. A
+    /// Shapes text encoder must be buildable (even width = `label_dim`, at least one token), and pixel
+    /// statistics need one finite mean and one positive std per input channel.
+    public func validate(network: MIROConfig) throws {
+        func fail(_ m: String) throws -> Never { throw MIROModelError.invalidConfig("\(Self.key).\(m)") }
+        if step < 0 { try fail("step must not be negative, got \(step)") }
+        if let w = textEncoderWidth {
+            if w != network.labelDim { try fail("text_encoder_width \(w) differs from network.label_dim \(network.labelDim)") }
+            if w < 2 || w % 2 != 0 { try fail("text_encoder_width must be even and at least 2, got \(w)") }
+        }
+        if let n = textEncoderMaxTokens, !(1...MIROPipelineConfig.maximumTextLength).contains(n) {
+            try fail("text_encoder_max_tokens must be in 1...\(MIROPipelineConfig.maximumTextLength), got \(n)")
+        }
+        if let pixelMean {
+            if pixelMean.count != network.numInputChannels {
+                try fail("pixel_mean has \(pixelMean.count) values; network.num_input_channels is \(network.numInputChannels)")
+            }
+            if let bad = pixelMean.first(where: { !$0.isFinite }) { try fail("pixel_mean holds \(bad)") }
+        }
+        if let pixelStd {
+            if pixelStd.count != network.numInputChannels {
+                try fail("pixel_std has \(pixelStd.count) values; network.num_input_channels is \(network.numInputChannels)")
+            }
+            if let bad = pixelStd.first(where: { !($0.isFinite && $0 > 0) }) { try fail("pixel_std must be positive, holds \(bad)") }
+        }
+        if (pixelMean == nil) != (pixelStd == nil) { try fail("pixel_mean and pixel_std come together") }
+        if let sigmaData, !(sigmaData.isFinite && sigmaData > 0) { try fail("sigma_data must be a positive number, got \(sigmaData)") }
+    }
+
     var json: PythonJSON {
         var items: [(key: String, value: PythonJSON)] = [
             ("format", .string(format)), ("source_checkpoint", .string(sourceCheckpoint)), ("step", .int(step)),
@@ -162,21 +191,33 @@ public enum ReleaseConfigJSON {
     }
 
     /// Decodes config.json text (unknown keys are ignored, as the official loader ignores them) and
-    /// the optional provenance entry; errors name the file and the field.
+    /// the optional provenance entry, and validates every value (`MIROPipelineConfig.validate()`,
+    /// `ReleaseProvenance.validate(network:)`): a folder is downloaded, untrusted input, and what
+    /// decodes here is safe to build and sample from. Errors name the file and the key.
     public static func decode(_ data: Data, path: String) throws -> (config: MIROPipelineConfig, provenance: ReleaseProvenance?, unknownKeys: [String]) {
+        struct Wrapper: Decodable {
+            let provenance: ReleaseProvenance?
+            enum CodingKeys: String, CodingKey { case provenance = "miro_swift" }
+        }
         let config: MIROPipelineConfig
+        let provenance: ReleaseProvenance?
         do {
             config = try JSONDecoder().decode(MIROPipelineConfig.self, from: data)
+            provenance = try JSONDecoder().decode(Wrapper.self, from: data).provenance
         } catch let error as DecodingError {
             throw ReleaseError.badFile(path: path, message: describe(error))
         } catch {
             throw ReleaseError.badFile(path: path, message: "not valid JSON (\(error))")
         }
-        struct Wrapper: Decodable {
-            let provenance: ReleaseProvenance?
-            enum CodingKeys: String, CodingKey { case provenance = "miro_swift" }
+        do {
+            try config.validate()
+            try provenance?.validate(network: config.network)
+        } catch let error as MIROModelError {
+            switch error {
+            case .invalidConfig(let m): throw ReleaseError.badFile(path: path, message: m)
+            default: throw ReleaseError.badFile(path: path, message: error.description)
+            }
         }
-        let provenance = try? JSONDecoder().decode(Wrapper.self, from: data).provenance
         let top = (try? PythonJSON.parse([UInt8](data)))?.object ?? [:]
         let known = Set(officialKeys + [ReleaseProvenance.key])
         return (config, provenance, top.keys.filter { !known.contains($0) }.sorted())

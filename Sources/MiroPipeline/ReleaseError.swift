@@ -12,6 +12,8 @@ public enum ReleaseError: Error, CustomStringConvertible, Sendable, Equatable {
     case badFile(path: String, message: String)
     case unsupported(String)
     case destinationExists(String)
+    /// `--overwrite` of a folder that is not a previous export, or that holds the source being exported.
+    case refusedOverwrite(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum ReleaseError: Error, CustomStringConvertible, Sendable, Equatable {
         case .badFile(let path, let message): "\(path): \(message)"
         case .unsupported(let message): "not supported: \(message)"
         case .destinationExists(let path): "\(path) already exists and is not empty (overwrite it with --overwrite / overwrite: true)"
+        case .refusedOverwrite(let path, let reason): "refusing to overwrite \(path): \(reason)"
         }
     }
 }

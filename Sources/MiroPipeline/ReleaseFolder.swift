@@ -60,6 +60,8 @@ public final class ReleaseFolder {
     /// The floating-point dtypes stored in model.safetensors (one, normally).
     public let storedDTypes: [DType]
     public let report: LoadReport
+    /// Floating-point weights holding NaN or infinity (the first few, by state-dict key); empty normally.
+    public let nonFiniteTensors: [String]
     /// Top-level config.json keys that are neither official nor ours (tolerated, like the official loader).
     public let unknownConfigKeys: [String]
 
@@ -109,7 +111,6 @@ public final class ReleaseFolder {
         }
         let model: MIROModel
         do {
-            try config.network.validate()
             model = try MIROModel(config: config, generator: Generator(seed: 0))
         } catch {
             throw ReleaseError.badFile(path: configURL.path, message: "\(error)")
@@ -138,6 +139,13 @@ public final class ReleaseFolder {
             } else {
                 unexpected.append(key)
             }
+        }
+        if let bad = model.dtypeMismatch(modelWeights) {
+            throw ReleaseError.badFile(path: weightsURL.path, message: "tensor '\(bad.key)' has dtype \(bad.found.safeTensors.rawValue), "
+                                       + "but the model's \(bad.expected) tensor needs \(bad.expected.isFloatingPoint ? "a float dtype (F32, F16, BF16)" : bad.expected.safeTensors.rawValue)")
+        }
+        for (key, value) in buffers where !value.dtype.isFloatingPoint {
+            throw ReleaseError.badFile(path: weightsURL.path, message: "tensor '\(key)' has dtype \(value.dtype.safeTensors.rawValue), but needs a float dtype")
         }
         var report = try model.load(modelWeights, strict: false, source: weightsURL.path)
         // The buffers are optional (`strict=False` officially): absent ones keep the config's values.
@@ -169,16 +177,63 @@ public final class ReleaseFolder {
                                        + "(\(config.network.labelDim),) for label_dim \(config.network.labelDim), got \(uncond.shape)")
         }
         uncondEmbedding = uncond
+        var nonFinite = try SamplingChecks.nonFiniteTensors(in: model)
+        if try uncond.isFinite().all().item() == 0 { nonFinite.append(Self.uncondFile) }
+        nonFiniteTensors = nonFinite
+        if let warning = SamplingChecks.nonFiniteWarning(nonFinite, source: base.path) { logger.warning("\(warning)") }
         logger.debug("loaded \(base.path): \(report.loaded) tensors, stored as \(storedDTypes)")
     }
 
     // MARK: - Writing
 
-    /// Writes an official folder at `directory` (created; with `overwrite`, an existing one is replaced):
+    /// True when `url` is recognisably a folder this writer produced: a real directory (not a link)
+    /// holding exactly config.json, model.safetensors and uncond_embedding.npy as regular files, and
+    /// nothing else. Only such a folder is ever replaced by `write(..., overwrite: true)`.
+    public static func isPreviousExport(_ url: URL) -> Bool {
+        let fm = FileManager.default
+        guard let type = (try? fm.attributesOfItem(atPath: url.path))?[.type] as? FileAttributeType, type == .typeDirectory,
+              let items = try? fm.contentsOfDirectory(atPath: url.path), Set(items) == Set(requiredFiles),
+              items.count == requiredFiles.count else { return false }
+        return items.allSatisfy { name in
+            (try? fm.attributesOfItem(atPath: url.appendingPathComponent(name).path))?[.type] as? FileAttributeType == .typeRegular
+        }
+    }
+
+    /// Throws unless writing `directory` loses nothing: it is absent or empty, or (with `overwrite`)
+    /// a previous export (`isPreviousExport`); and it is none of `protected` nor a folder containing one.
+    static func checkDestination(_ directory: URL, overwrite: Bool, protected: [URL]) throws {
+        let fm = FileManager.default
+        let target = directory.resolvingSymlinksInPath().standardizedFileURL.path
+        for url in protected {
+            let source = url.resolvingSymlinksInPath().standardizedFileURL.path
+            if source == target || source.hasPrefix(target == "/" ? "/" : target + "/") {
+                throw ReleaseError.refusedOverwrite(path: directory.path, reason: "it holds \(url.path), the source being exported; choose another --out")
+            }
+        }
+        guard fm.fileExists(atPath: directory.path) || (try? fm.destinationOfSymbolicLink(atPath: directory.path)) != nil else { return }
+        if let items = try? fm.contentsOfDirectory(atPath: directory.path), items.isEmpty,
+           (try? fm.attributesOfItem(atPath: directory.path))?[.type] as? FileAttributeType == .typeDirectory { return }
+        guard overwrite else { throw ReleaseError.destinationExists(directory.path) }
+        guard isPreviousExport(directory) else {
+            let items = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).sorted()
+            let shown = items.prefix(5).joined(separator: ", ") + (items.count > 5 ? ", … (\(items.count) entries)" : "")
+            throw ReleaseError.refusedOverwrite(
+                path: directory.path,
+                reason: "--overwrite only replaces a previous export (a folder holding exactly \(requiredFiles.joined(separator: ", "))), "
+                    + (items.isEmpty ? "and this is not a directory" : "and this one holds \(shown)"))
+        }
+    }
+
+    /// Writes an official folder at `directory` (created; with `overwrite`, a previous export is replaced):
     /// config.json (the converter's keys and value types), model.safetensors (the model's `network.*` /
     /// `preconditioning.*` state dict plus the four normalisation buffers, floats in `dtype`, bool masks
     /// as bool) and uncond_embedding.npy (float32). Atomic: everything goes into a temporary sibling
     /// directory that is renamed into place at the end, so a reader sees the old folder or the new one.
+    ///
+    /// Nothing is lost: an existing non-empty `directory` is replaced only with `overwrite` and only when
+    /// it is a previous export (`isPreviousExport`: exactly the three files), never when it is or
+    /// contains one of `protected` (the source being exported); anything else throws
+    /// `ReleaseError.refusedOverwrite` / `.destinationExists` before a byte is written.
     ///
     /// - Parameters:
     ///   - uncondEmbedding: (n, D) or (D,) with D = label_dim; stored as given, in float32.
@@ -187,7 +242,13 @@ public final class ReleaseFolder {
     public static func write(model: MIROModel, config: MIROPipelineConfig, uncondEmbedding: Tensor, to directory: URL,
                              dtype: WeightsDType = .fp32, preprocessing: LatentScaleBias? = nil,
                              postprocessing: LatentScaleBias? = nil, provenance: ReleaseProvenance? = nil,
-                             overwrite: Bool = false) throws -> URL {
+                             overwrite: Bool = false, protected: [URL] = []) throws -> URL {
+        // `.` or `a/..` name their real folder: the staging sibling and the swap need its own name.
+        let directory = directory.standardizedFileURL
+        guard !directory.lastPathComponent.isEmpty, directory.path != "/" else {
+            throw ReleaseError.refusedOverwrite(path: directory.path, reason: "not a folder name")
+        }
+        try checkDestination(directory, overwrite: overwrite, protected: protected)
         let c = config.completed()
         guard c.network == model.config else {
             throw ReleaseError.unsupported("config.json's network section does not describe the model being written")
@@ -207,9 +268,6 @@ public final class ReleaseFolder {
         let fm = FileManager.default
         let parent = directory.deletingLastPathComponent()
         try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        if let items = try? fm.contentsOfDirectory(atPath: directory.path), !items.isEmpty, !overwrite {
-            throw ReleaseError.destinationExists(directory.path)
-        }
         let staging = parent.appendingPathComponent(".\(directory.lastPathComponent).\(UUID().uuidString).tmp")
         try fm.createDirectory(at: staging, withIntermediateDirectories: false)
         do {
@@ -217,6 +275,7 @@ public final class ReleaseFolder {
             try Data(ReleaseConfigJSON.render(c, provenance: provenance).utf8)
                 .write(to: staging.appendingPathComponent(configFile))
             try TensorFiles.saveNPY(uncondEmbedding.to(.float32).contiguous(), to: staging.appendingPathComponent(uncondFile))
+            try checkDestination(directory, overwrite: overwrite, protected: protected)  // unchanged while we wrote?
             try replaceDirectory(directory, with: staging)
         } catch {
             try? fm.removeItem(at: staging)

@@ -109,7 +109,7 @@ public final class ReleasePipeline {
     public func sampler(textEmbedding: Tensor, settings: Settings) throws -> EulerSampler {
         guard settings.steps >= 1 else { throw InputError("steps must be at least 1, got \(settings.steps)") }
         guard settings.numImagesPerPrompt >= 1 else { throw InputError("num_images_per_prompt must be at least 1") }
-        guard settings.guidance >= 0, settings.guidance.isFinite else { throw InputError("guidance must be ≥ 0, got \(settings.guidance)") }
+        try SamplingChecks.guidance(settings.guidance)
         try validate(settings.rewardTargets, option: "reward targets")
         try validate(settings.negativeRewardTargets, option: "negative reward targets")
         let b = settings.numImagesPerPrompt
@@ -128,6 +128,11 @@ public final class ReleasePipeline {
     /// postprocessing (VAE decode).
     public func generate(textEmbedding: Tensor, settings: Settings, progress: ((EulerStep) throws -> Void)? = nil) throws -> Tensor {
         let sampler = try sampler(textEmbedding: textEmbedding, settings: settings)
-        return try withoutGrad { try sampler.run(progress: progress).to(.float32) }
+        let latents = try withoutGrad { try sampler.run(progress: progress).to(.float32) }
+        let bad = folder.nonFiniteTensors
+        try SamplingChecks.requireFinite(latents, cause: bad.isEmpty
+            ? "guidance \(settings.guidance) with \(settings.steps) steps diverged; try a smaller --guidance"
+            : "the folder's weights are not finite (NaN or infinity in \(bad.joined(separator: ", ")))")
+        return latents
     }
 }

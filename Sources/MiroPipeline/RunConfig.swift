@@ -62,12 +62,64 @@ public struct RunConfig: Codable, Sendable, Equatable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
+    /// Decodes and validates (`validate(source:)`) a stored run configuration: a checkpoint may come from
+    /// anywhere, and what decodes here is safe to build, train and sample from.
     public static func decode(_ text: String, source: String) throws -> RunConfig {
+        let config: RunConfig
         do {
-            return try JSONDecoder().decode(RunConfig.self, from: Data(text.utf8))
+            config = try JSONDecoder().decode(RunConfig.self, from: Data(text.utf8))
+        } catch let error as DecodingError {
+            throw InputError("\(source): cannot read the run configuration: \(ReleaseConfigJSON.describe(error))")
         } catch {
             throw InputError("\(source): cannot read the run configuration: \(error)")
         }
+        try config.validate(source: source)
+        return config
+    }
+
+    /// Checks every value that sizes an allocation, an index or a loop (network sizes, text encoder,
+    /// pixel statistics, batch and step counts, probabilities); throws an `InputError` naming `source`
+    /// and the key (`textEncoder.width`, `normalization.std`, `network.patch_size`, ...).
+    public func validate(source: String) throws {
+        func fail(_ key: String, _ m: String) throws -> Never {
+            throw InputError("\(source): run configuration key '\(key)' \(m)")
+        }
+        do {
+            try network.validate()
+        } catch let error as MIROModelError {
+            if case .invalidConfig(let m) = error { throw InputError("\(source): run configuration: network.\(m)") }
+            throw InputError("\(source): run configuration 'network': \(error)")
+        }
+        // The Shapes encoder's table and positions are width × maxTokens floats; its tokens are the network's input.
+        let w = textEncoder.width
+        if w < 2 || w % 2 != 0 || w > MIROConfig.maximumSize { try fail("textEncoder.width", "must be even and in 2...\(MIROConfig.maximumSize), got \(w)") }
+        if textEncoder.name == .shapes && w != network.labelDim {
+            try fail("textEncoder.width", "\(w) differs from network.label_dim \(network.labelDim)")
+        }
+        if !(1...MIROPipelineConfig.maximumTextLength).contains(textEncoder.maxTokens) {
+            try fail("textEncoder.maxTokens", "must be in 1...\(MIROPipelineConfig.maximumTextLength), got \(textEncoder.maxTokens)")
+        }
+        if let n = normalization {
+            let c = network.numInputChannels
+            if n.mean.count != c { try fail("normalization.mean", "has \(n.mean.count) values; network.num_input_channels is \(c)") }
+            if n.std.count != c { try fail("normalization.std", "has \(n.std.count) values; network.num_input_channels is \(c)") }
+            if let bad = n.mean.first(where: { !$0.isFinite }) { try fail("normalization.mean", "holds \(bad)") }
+            if let bad = n.std.first(where: { !($0.isFinite && $0 > 0) }) { try fail("normalization.std", "must be positive, holds \(bad)") }
+            if !(n.sigmaData.isFinite && n.sigmaData > 0) { try fail("normalization.sigmaData", "must be a positive number, got \(n.sigmaData)") }
+        }
+        if dataset.count < 1 || dataset.count > 1 << 28 { try fail("dataset.count", "must be in 1...\(1 << 28), got \(dataset.count)") }
+        if let s = dataset.shards {
+            if !(0...1).contains(s.syntheticProbability) { try fail("dataset.shards.syntheticProbability", "must be in [0, 1], got \(s.syntheticProbability)") }
+            if s.minImageSize < 0 { try fail("dataset.shards.minImageSize", "must not be negative, got \(s.minImageSize)") }
+            if !(1...MIROPipelineConfig.maximumTextLength).contains(s.maxTextTokens) {
+                try fail("dataset.shards.maxTextTokens", "must be in 1...\(MIROPipelineConfig.maximumTextLength), got \(s.maxTextTokens)")
+            }
+            if !(1...256).contains(s.workers) { try fail("dataset.shards.workers", "must be in 1...256, got \(s.workers)") }
+            if !(0...1 << 24).contains(s.shuffleBuffer) { try fail("dataset.shards.shuffleBuffer", "must be in 0...\(1 << 24), got \(s.shuffleBuffer)") }
+            if s.worldSize < 1 { try fail("dataset.shards.worldSize", "must be at least 1, got \(s.worldSize)") }
+            if !(0..<s.worldSize).contains(s.rank) { try fail("dataset.shards.rank", "must be in 0..<\(s.worldSize), got \(s.rank)") }
+        }
+        try train.validate(source: source)
     }
 
     /// Model presets by name, for the Shapes world's 32×32 RGB pixels (patch 4: 64 data tokens).

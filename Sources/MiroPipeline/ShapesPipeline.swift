@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MiroData
 import MiroEngine
 import MiroFormats
@@ -17,6 +18,8 @@ public final class ShapesPipeline {
     public let normalization: PixelNormalization
     /// The step of the checkpoint the weights come from.
     public let step: Int
+    /// Floating-point weights holding NaN or infinity (the first few, by state-dict key); empty normally.
+    public let nonFiniteTensors: [String]
 
     /// What the negative CFG branch reads as text.
     public enum NegativeText: String, Sendable, CaseIterable {
@@ -40,28 +43,34 @@ public final class ShapesPipeline {
         public init() {}
     }
 
-    public init(model: MIROModel, config: RunConfig, step: Int) throws {
+    /// Validates `config` (`RunConfig.validate(source:)`) and checks the weights: non-finite ones are
+    /// logged as a warning naming them (sampling then fails with an error instead of writing black images).
+    public init(model: MIROModel, config: RunConfig, step: Int, source: String = "run configuration",
+                logger: Logger = Logger(label: "miro.pipeline")) throws {
+        try config.validate(source: source)
         guard let normalization = config.normalization else {
-            throw InputError("the run configuration has no pixel normalisation")
+            throw InputError("\(source): the run configuration has no pixel normalisation")
         }
         self.model = model
         self.config = config
         self.normalization = normalization
         self.step = step
         encoder = ShapesTextEncoder(width: config.textEncoder.width, maxTokens: config.textEncoder.maxTokens)
+        nonFiniteTensors = try SamplingChecks.nonFiniteTensors(in: model)
+        if let warning = SamplingChecks.nonFiniteWarning(nonFiniteTensors, source: source) { logger.warning("\(warning)") }
         model.eval()
     }
 
     /// Loads the EMA weights (or with `ema: false` the raw weights) of a checkpoint file, or of the
     /// newest checkpoint of a run directory.
-    public convenience init(checkpoint url: URL, ema: Bool = true) throws {
+    public convenience init(checkpoint url: URL, ema: Bool = true, logger: Logger = Logger(label: "miro.pipeline")) throws {
         let file = try Checkpoint.resolve(url)
         let c = try Checkpoint.read(file)
         let config = try RunConfig.decode(c.configJSON, source: file.path)
         let model = try MIROModel(network: config.network, generator: Generator(seed: 0))
         try model.load(c.model, source: file.lastPathComponent)
         if ema { try model.loadTrainableWeights(c.ema, source: "\(file.path) (EMA)") }
-        try self.init(model: model, config: config, step: c.step)
+        try self.init(model: model, config: config, step: c.step, source: file.path, logger: logger)
     }
 
     public var rewardKeys: [String] { config.network.coherenceKeys }
@@ -75,6 +84,7 @@ public final class ShapesPipeline {
     public func generate(_ prompts: [String], settings: Settings,
                          progress: ((EulerStep) throws -> Void)? = nil) throws -> [RGBImage] {
         guard !prompts.isEmpty else { return [] }
+        try SamplingChecks.guidance(settings.guidance)
         try validate(settings.rewardTargets)
         try validate(settings.negativeRewardTargets, option: "negative reward targets")
         let b = prompts.count
@@ -105,6 +115,9 @@ public final class ShapesPipeline {
             guidanceScale: settings.guidance, guidanceStartStep: settings.guidanceStartStep,
             guidanceEndStep: settings.guidanceEndStep)
         let x = try withoutGrad { try sampler.run(progress: progress) }
+        try SamplingChecks.requireFinite(x, cause: nonFiniteTensors.isEmpty
+            ? "guidance \(settings.guidance) with \(settings.steps) steps diverged; try a smaller --guidance"
+            : "the model's weights are not finite (NaN or infinity in \(nonFiniteTensors.joined(separator: ", ")))")
         return try normalization.decode(x)
     }
 

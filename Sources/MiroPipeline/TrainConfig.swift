@@ -44,6 +44,37 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public var totalScheduleSteps: Int { scheduleSteps ?? steps }
+
+    /// The largest step count accepted (2³⁰: far beyond any run, and safe in every step arithmetic).
+    public static let maximumSteps = 1 << 30
+
+    /// Checks the counts, rates and probabilities (`RunConfig.validate(source:)` runs this); throws an
+    /// `InputError` naming `source` and the key (`train.batchSize`, ...).
+    public func validate(source: String) throws {
+        func fail(_ key: String, _ m: String) throws -> Never {
+            throw InputError("\(source): run configuration key 'train.\(key)' \(m)")
+        }
+        let limit = Self.maximumSteps
+        for (key, v, low) in [("steps", steps, 0), ("batchSize", batchSize, 1), ("warmupSteps", warmupSteps, 0),
+                              ("scheduleSteps", scheduleSteps ?? 1, 1), ("logEvery", logEvery, 0), ("sampleEvery", sampleEvery, 0),
+                              ("saveEvery", saveEvery, 0), ("keepLast", keepLast, 0), ("sampleSteps", sampleSteps, 1)]
+            where !(low...limit).contains(v) {
+            try fail(key, "must be in \(low)...\(limit), got \(v)")
+        }
+        if batchSize > 1 << 16 { try fail("batchSize", "must be at most \(1 << 16), got \(batchSize)") }
+        if sampleSteps > MIROPipelineConfig.maximumSteps { try fail("sampleSteps", "must be at most \(MIROPipelineConfig.maximumSteps), got \(sampleSteps)") }
+        for (key, v) in [("learningRate", learningRate), ("weightDecay", weightDecay), ("cosineRate", cosineRate),
+                         ("gradientClip", gradientClip)] where !(v.isFinite && v >= 0) {
+            try fail(key, "must be a finite number ≥ 0, got \(v)")
+        }
+        for (key, v) in [("emaDecay", emaDecay), ("selfConditioningRate", selfConditioningRate),
+                         ("rewardDropout", rewardDropout), ("textDropout", textDropout)] where !(0...1).contains(v) {
+            try fail(key, "must be in [0, 1], got \(v)")
+        }
+        if !(guidance.isFinite && (0...MIROPipelineConfig.maximumGuidance).contains(guidance)) {
+            try fail("guidance", "must be in [0, \(Int(MIROPipelineConfig.maximumGuidance))], got \(guidance)")
+        }
+    }
 }
 
 /// The optimizers a run can train with; stored by name in `run.json` and checkpoints.

@@ -31,7 +31,8 @@ struct Export: ParsableCommand {
     @Option(help: "The CFG negative text embedding (n, D) or (D,) .npy; required unless the run is a Shapes run.")
     var uncondEmbedding: String?
     @Flag(help: "Export the raw training weights instead of the EMA weights.") var raw = false
-    @Flag(help: "Replace an existing folder (atomically).") var overwrite = false
+    @Flag(help: "Replace a previous export (a folder holding exactly config.json, model.safetensors and uncond_embedding.npy), atomically; any other folder, and the run being exported, is refused.")
+    var overwrite = false
 
     func validate() throws {
         guard WeightsDType(rawValue: dtype) != nil else {

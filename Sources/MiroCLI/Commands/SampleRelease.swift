@@ -17,6 +17,9 @@ extension Sample {
             throw ValidationError("--best-of, --guidance-start/--guidance-end, --raw-weights and --grid apply to training "
                                   + "checkpoints; an official folder samples as MiroPipeline does")
         }
+        if let guidance {
+            do { try SamplingChecks.guidance(guidance, option: "--guidance") } catch { throw ValidationError("\(error)") }
+        }
         if let saveLatents, !saveLatents.hasSuffix(".npy") {
             throw ValidationError("--save-latents must name a .npy file, got '\(saveLatents)'")
         }
