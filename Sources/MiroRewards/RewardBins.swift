@@ -179,7 +179,8 @@ public struct RewardBins: Codable, Equatable, Sendable {
             throw RewardBinsError.numBinsMismatch(file: file, expected: numBins, inFileName: nameBins)
         }
         guard let bins = numBins ?? nameBins else { throw RewardBinsError.unknownNumBins(file: file) }
-        guard bins >= 2 else { throw RewardBinsError.invalidNumBins(file: file, numBins: bins) }
+        // B comes from the file name: bounded, so `bins + 1` below cannot overflow (torch.quantile itself stops at 2²⁴).
+        guard bins >= 2, bins <= 1 << 24 else { throw RewardBinsError.invalidNumBins(file: file, numBins: bins) }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw RewardBinsError.unreadable(file: file, reason: "\(error)")
@@ -276,10 +277,13 @@ public enum RewardBinsError: Error, Equatable, CustomStringConvertible {
         case let .numBinsMismatch(file, expected, inFileName):
             return "reward bins cache \(file): file name says \(inFileName) bins, expected \(expected)"
         case let .unknownNumBins(file):
-            return "reward bins cache \(file): file name does not carry the number of bins "
-                + "(coherence_bins_{B}_bins_...); pass numBins"
+            return "reward bins cache \(file): the file name does not say how many bins its edges are for. Keep the "
+                + "name `miro bins` (or build_coherence_bins_cache.py) gave it, "
+                + "coherence_bins_{B}_bins_{reward names, sorted, joined by '-'}_synthetic_prob_{p}.json "
+                + "(B = 64 in the released recipe): rename the file back and pass that path to --bins, "
+                + "or rebuild it with `miro bins DATA_DIR`"
         case let .invalidNumBins(file, numBins):
-            return "reward bins cache \(file): numBins \(numBins) is invalid (need at least 2)"
+            return "reward bins cache \(file): \(numBins) bins is invalid (need 2 ... \(1 << 24))"
         case let .invalidRewardOrder(given, rewards):
             return "reward order [\(given.joined(separator: ", "))] is not a permutation of the rewards "
                 + "[\(rewards.joined(separator: ", "))]"

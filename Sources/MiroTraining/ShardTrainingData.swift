@@ -73,6 +73,7 @@ public final class ShardTrainingData: TrainingData {
     /// Tar files as given; a directory contributes the shards of its `wids-index.json`.
     public static func resolve(_ paths: [String], logger: Logger) throws -> [ResolvedShard] {
         var out: [ResolvedShard] = []
+        var unreadable: [String] = []
         for path in paths {
             let url = URL(fileURLWithPath: path)
             var isDirectory: ObjCBool = false
@@ -82,10 +83,24 @@ public final class ShardTrainingData: TrainingData {
             if isDirectory.boolValue {
                 out += try WIDSIndex.shards(roots: [url], logger: logger)
             } else {
-                out.append(ResolvedShard(file: url, nsamples: try WIDSIndex.countSamples(in: url)))
+                // As in a directory's index: a tar that cannot be read at all is skipped (0 samples) and logged.
+                do {
+                    out.append(ResolvedShard(file: url, nsamples: try WIDSIndex.countSamples(in: url)))
+                } catch {
+                    unreadable.append("\(error)")
+                    logger.warning("skipping unreadable shard: \(error)", metadata: ["shard": "\(url.path)"])
+                    out.append(ResolvedShard(file: url, nsamples: 0))
+                }
             }
         }
         guard !out.isEmpty else { throw TrainingError.badConfig("no shards in \(paths.joined(separator: " "))") }
+        guard out.contains(where: { $0.nsamples > 0 }) else {
+            let why = unreadable.isEmpty ? "" : ": " + unreadable.prefix(5).joined(separator: "; ")
+            throw TrainingError.badConfig("no samples in the \(out.count) shard(s) of \(paths.joined(separator: " "))\(why)")
+        }
+        if !unreadable.isEmpty {
+            logger.warning("skipped \(unreadable.count) unreadable shard(s)", metadata: ["skipped_shards": "\(unreadable.count)"])
+        }
         return out
     }
 

@@ -50,8 +50,9 @@ public struct BinsCacheBuilder: Sendable {
         var rng = PythonRandom(seed: seed)
         let archive: TarArchive
         do { archive = try TarArchive(url: tar) } catch { return (out, "failed reading \(tar.path): \(error)") }
+        guard archive.source.byteCount > 0 else { return (out, "failed reading \(tar.path): empty file (0 bytes)") }
         let scan = archive.scan()
-        if scan.endsInsideMember {
+        if scan.endsInsideMember || (scan.members.isEmpty && scan.damage != nil) {
             // Officially `tf.getmembers()` raises for such a tar, so it contributes no value at all.
             return (out, "failed reading \(tar.path): \(scan.damage.map { "\($0)" } ?? "truncated archive")")
         }
@@ -65,34 +66,42 @@ public struct BinsCacheBuilder: Sendable {
             if useSynthetic {
                 for s in rewardNames { if let v = meta["synthetic_" + s] { meta[s] = v } }
             }
-            for s in rewardNames { if let x = meta[s]?.number { out[s]!.append(x) } }
+            for s in rewardNames { if let x = meta[s]?.number { out[s, default: []].append(x) } }
         }
         return (out, scan.damage.map { "damaged tar \(tar.path) (read up to the damage): \($0)" })
     }
 
     /// Pooled values of every tar under `root`, subsampled to `maxSamples` per reward.
     public func gather(root: URL, logger: Logger? = nil) throws -> [String: [Double]] {
+        try gatherReport(root: root, logger: logger).values
+    }
+
+    /// `gather`, with the warning of each tar that could not be read (fully or at all), by tar path.
+    func gatherReport(root: URL, logger: Logger?) throws -> (values: [String: [Double]], warnings: [String], tars: Int) {
         let tars = try WIDSIndex.tarFiles(in: root)
         guard !tars.isEmpty else { throw WebDatasetError.noShards("no .tar files in \(root.path)") }
         let quota = samplesPerTar ?? max(1, maxSamples / tars.count + 1)
         logger?.info("scanning \(tars.count) tars with up to \(quota) samples/tar")
         // Tars are independent: read them concurrently, pool in tar order.
-        let results = ResultSlots<[String: [Double]]>(count: tars.count)
+        let results = ResultSlots<(values: [String: [Double]], warning: String?)>(count: tars.count)
         DispatchQueue.concurrentPerform(iterations: tars.count) { i in
-            let (values, warning) = sampleScores(tar: tars[i], samplesPerTar: quota, seed: seed + i)
-            if let warning { logger?.warning("\(warning)") }
-            results.set(i, values)
+            let result = sampleScores(tar: tars[i], samplesPerTar: quota, seed: seed + i)
+            if let warning = result.warning { logger?.warning("\(warning)") }
+            results.set(i, result)
         }
         var pooled = Dictionary(uniqueKeysWithValues: rewardNames.map { ($0, [Double]()) })
+        var warnings: [String] = []
         for i in 0..<tars.count {
-            for s in rewardNames { pooled[s]! += results.get(i)?[s] ?? [] }
+            for s in rewardNames { pooled[s, default: []] += results.get(i)?.values[s] ?? [] }
+            if let w = results.get(i)?.warning { warnings.append(w) }
         }
         var rng = PythonRandom(seed: seed)
         for s in rewardNames {
-            if pooled[s]!.count > maxSamples { pooled[s] = rng.sample(pooled[s]!, maxSamples) }
-            logger?.info("\(s): \(pooled[s]!.count) values")
+            let values = pooled[s] ?? []
+            if values.count > maxSamples { pooled[s] = rng.sample(values, maxSamples) }
+            logger?.info("\(s): \(pooled[s]?.count ?? 0) values")
         }
-        return pooled
+        return (pooled, warnings, tars.count)
     }
 
     /// Gathers, fits and writes the cache into `root`; returns the bins and the file written.
@@ -102,17 +111,31 @@ public struct BinsCacheBuilder: Sendable {
         guard Set(rewardNames).count == rewardNames.count, !rewardNames.isEmpty else {
             throw WebDatasetError.invalidConfiguration("rewardNames \(rewardNames) must be non-empty and distinct")
         }
-        let pooled = try gather(root: root, logger: logger)
+        let (pooled, warnings, tarCount) = try gatherReport(root: root, logger: logger)
         var edges: [String: [Double]] = [:]
         var order: [String] = []
+        var missing: [String] = []
         for s in rewardNames {
-            guard !pooled[s]!.isEmpty else { logger?.warning("no values for \(s), skipping"); continue }
-            guard let e = RewardBins.computeEdges(pooled[s]!, numBins: numBins, strategy: strategy) else {
-                logger?.warning("no edges for \(s), skipping")
+            guard let values = pooled[s], !values.isEmpty,
+                  let e = RewardBins.computeEdges(values, numBins: numBins, strategy: strategy) else {
+                missing.append(s)
                 continue
             }
             edges[s] = e
             order.append(s)
+        }
+        // The official script writes whatever it got (`{}` when every tar was unreadable). A cache missing a
+        // requested reward is refused by every loader (the key set must equal the configured rewards), so nothing
+        // is written and the error says where the values were looked for.
+        if !missing.isEmpty {
+            let why = warnings.isEmpty ? "" : "; tars with problems: " + WIDSIndex.summarize(warnings, first: 3)
+            if order.isEmpty {
+                throw WebDatasetError.noShards("no reward values in the \(tarCount) .tar files of \(root.path) "
+                    + "(no readable .json member with \(rewardNames.joined(separator: ", ")))\(why); nothing written")
+            }
+            throw WebDatasetError.invalidConfiguration(
+                "no values for \(missing.joined(separator: ", ")) in the .json members of \(root.path)\(why); nothing "
+                + "written (a cache must cover every requested reward: request only \(order.joined(separator: ",")))")
         }
         let bins = RewardBins(edges: edges, numBins: numBins)
         // The file name lists every requested reward (`sorted(args.scores)`), even one that got no edges.

@@ -116,7 +116,7 @@ public struct SampleSkip: Error, Sendable, Equatable, CustomStringConvertible {
     public var key: String
     public var detail: String
 
-    public var description: String { "shard \(shard), sample '\(key)': \(reason.rawValue): \(detail)" }
+    public var description: String { "shard \(shard), sample '\(printableName(key))': \(reason.rawValue): \(detail)" }
 }
 
 /// Counts of skipped samples by reason. Part of the loader cursor: a resumed run continues the counts.

@@ -60,7 +60,8 @@ public struct NPYMemberHeader: Sendable, Equatable, Codable {
             guard !overflow else { throw bad("shape \(shape) overflows") }
             count = m
         }
-        let need = count * itemSize
+        let (need, needOverflow) = count.multipliedReportingOverflow(by: itemSize)
+        guard !needOverflow else { throw bad("shape \(shape) overflows") }
         let have = memberSize - start - headerLength
         // np.load reads exactly the bytes the header announces and ignores anything after them.
         guard have >= need else {

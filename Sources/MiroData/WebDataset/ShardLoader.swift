@@ -42,6 +42,17 @@ public struct ShardLoaderConfiguration: Sendable, Codable, Equatable {
         return s <= 0 ? 0 : max(s, batchSize)
     }
 
+    /// The buffer size a loader uses over data whose epoch (on this rank) lists `rankSamples` samples: the
+    /// effective size, capped at two epochs (never below one batch), so filling it reads at most about two
+    /// epochs (more only where most samples are filtered out) and holds at most two epochs of samples.
+    /// (Two, not one: resuming is exact with buffers of two epochs and more, while smaller ones currently
+    /// resume inexactly — see ShardLoaderTests.exactResume — so the cap must not push a buffer below that.)
+    public func bufferSize(rankSamples: Int) -> Int {
+        let s = effectiveBufferSize
+        let (twoEpochs, overflow) = rankSamples.multipliedReportingOverflow(by: 2)
+        return s == 0 || overflow ? s : min(s, max(twoEpochs, batchSize))
+    }
+
     public func validate() throws {
         try sample.validate()
         func fail(_ m: String) -> WebDatasetError { .invalidConfiguration(m) }
@@ -124,13 +135,27 @@ public final class ShardLoader: @unchecked Sendable {
                            metadata: ["rank_shards": "\(rankShards)", "workers": "\(config.numWorkers)"])
         }
 
+        // A buffer larger than the rank's data would cycle epochs just to fill (and hold that many samples): cap
+        // it at two epochs of what this rank lists. A cursor written before the cap keeps its own size (exact resume).
+        let rankSamples = EpochPlan.rankRange(shardCount: shards.count, rank: config.rank, worldSize: config.worldSize)
+            .reduce(0) { $0 + shards[$1].nsamples }
+        var bufferSize = config.bufferSize(rankSamples: rankSamples)
+        if bufferSize < config.effectiveBufferSize {
+            if let cursor, cursor.bufferSize == config.effectiveBufferSize {
+                bufferSize = cursor.bufferSize
+            } else {
+                logger.warning("the shuffle buffer is larger than the data: capped at two epochs of this rank",
+                               metadata: ["requested": "\(config.effectiveBufferSize)", "capped": "\(bufferSize)",
+                                          "rank_samples": "\(rankSamples)"])
+            }
+        }
         let decoder = SampleDecoder(config: config.sample, bins: bins, seed: config.seed, textDim: textDim)
         let source = LoaderSource(shards: shards, decoder: decoder, indexCacheSize: config.shardIndexCacheSize, logger: logger)
         let planner = EpochPlanner(shardSizes: shards.map(\.nsamples), rank: config.rank, worldSize: config.worldSize,
                                    numWorkers: config.numWorkers, seed: config.samplerSeed, shuffle: config.shuffle)
         let fresh = WebDatasetCursor(
             samplerSeed: config.samplerSeed, seed: config.seed, numWorkers: config.numWorkers, batchSize: config.batchSize,
-            bufferSize: config.effectiveBufferSize, rank: config.rank, worldSize: config.worldSize, shuffle: config.shuffle,
+            bufferSize: bufferSize, rank: config.rank, worldSize: config.worldSize, shuffle: config.shuffle,
             fingerprint: Self.fingerprint(shards: shards, sample: config.sample), epoch: 0, samplesInEpoch: 0,
             workers: Array(repeating: WorkerPosition(), count: config.numWorkers), rotation: 0, takenInBlock: 0,
             buffer: [], batchesDelivered: 0, samplesDelivered: 0, skipped: SkipCounters())
@@ -241,24 +266,67 @@ public final class ShardLoader: @unchecked Sendable {
     }
 
     /// The text width D a loader over `shards` will use, without starting one: the first readable text embedding
-    /// (shards in order, first samples) gives D; a configured `textDim` must agree with it (`textDimMismatch`).
-    /// Only headers are read.
-    public static func probeTextDim(shards: [ResolvedShard], sample config: EnrichedSampleConfig) throws -> Int {
-        for shard in shards.prefix(8) {
-            guard let archive = try? TarArchive(url: shard.file) else { continue }
+    /// (the first samples of up to `maxShards` shards that list any, in order) gives D; a configured `textDim`
+    /// must agree with it (`textDimMismatch`). Only headers are read. When none is found and `textDim` is nil, the
+    /// error names every shard tried and why it gave no width.
+    public static func probeTextDim(shards: [ResolvedShard], sample config: EnrichedSampleConfig,
+                                    maxShards: Int = 8, samplesPerShard: Int = 16) throws -> Int {
+        var tried: [String] = []
+        var emptyShards = 0
+        for shard in shards {
+            guard tried.count < maxShards else { break }
+            let path = shard.file.path
+            guard shard.nsamples > 0 else { emptyShards += 1; continue }
+            let archive: TarArchive
+            do { archive = try TarArchive(url: shard.file) } catch {
+                tried.append("\(path): \(error)")
+                continue
+            }
             let index = ShardIndex(archive: archive)
-            for sample in index.samples.prefix(16) {
-                guard let m = sample.members[config.textSuffix], m.isComplete,
-                      let probe = try? archive.read(m, range: 0..<min(m.size, Int64(NPYMemberHeader.probeLength))),
-                      let h = try? NPYMemberHeader.parse(probe, memberSize: Int(m.size)), h.shape.count == 2 else { continue }
-                if let d = config.textDim, d != h.shape[1] {
-                    throw WebDatasetError.textDimMismatch(shard: shard.file.path, key: sample.key, found: h.shape[1], expected: d)
+            if index.samples.isEmpty {
+                tried.append("\(path): " + (index.damage.map { "\($0)" } ?? "no samples"))
+                continue
+            }
+            var why: [String] = []
+            var seenSuffixes = Set<String>()
+            for sample in index.samples.prefix(samplesPerShard) {
+                seenSuffixes.formUnion(sample.members.keys)
+                guard let m = sample.members[config.textSuffix] else { continue }
+                let key = printableName(sample.key)
+                guard m.isComplete else { why.append("sample '\(key)': member cut short"); continue }
+                let header: NPYMemberHeader
+                do {
+                    let probe = try archive.read(m, range: 0..<min(m.size, Int64(NPYMemberHeader.probeLength)))
+                    do { header = try NPYMemberHeader.parse(probe, memberSize: Int(m.size)) } catch let more as NPYNeedMore {
+                        header = try NPYMemberHeader.parse(try archive.read(m, range: 0..<Int64(more.total)), memberSize: Int(m.size))
+                    }
+                } catch let problem as NPYFormatProblem {
+                    why.append("sample '\(key)': \(problem.message)")
+                    continue
+                } catch {
+                    why.append("sample '\(key)': \(error)")
+                    continue
                 }
-                return h.shape[1]
+                guard header.shape.count == 2 else {
+                    why.append("sample '\(key)': shape \(header.shape) is not (tokens, D)")
+                    continue
+                }
+                if let d = config.textDim, d != header.shape[1] {
+                    throw WebDatasetError.textDimMismatch(shard: path, key: sample.key, found: header.shape[1], expected: d)
+                }
+                return header.shape[1]
+            }
+            let looked = min(samplesPerShard, index.samples.count)
+            if why.isEmpty {
+                let seen = seenSuffixes.sorted(by: pythonStringLess).map { printableName($0) }.joined(separator: ", ")
+                tried.append("\(path): none of its first \(looked) samples has a '\(config.textSuffix)' member (members seen: \(seen))")
+            } else {
+                tried.append("\(path): " + WIDSIndex.summarize(why, first: 2))
             }
         }
         if let d = config.textDim { return d }
-        throw WebDatasetError.invalidConfiguration("textDim is nil and no readable text embedding was found in the first shards")
+        if emptyShards > 0 { tried.append("\(emptyShards) shard(s) listed with 0 samples, not opened") }
+        throw WebDatasetError.noTextEmbedding(suffix: config.textSuffix, tried: tried)
     }
 
     /// FNV-1a over the shard file names and sizes and the sample configuration (sorted-key JSON).

@@ -55,7 +55,7 @@ final class LoaderSource: Sendable {
     }
 
     func log(_ skip: SampleSkip) {
-        let metadata: Logger.Metadata = ["shard": "\(skip.shard)", "key": "\(skip.key)", "reason": "\(skip.reason.rawValue)"]
+        let metadata: Logger.Metadata = ["shard": "\(skip.shard)", "key": "\(printableName(skip.key))", "reason": "\(skip.reason.rawValue)"]
         if skip.reason.isFilter {
             logger.trace("filtered sample: \(skip.detail)", metadata: metadata)
         } else {

@@ -172,10 +172,20 @@ public final class TarArchive: Sendable {
             let header = TarHeader(block)
             let rawName = header.fullName
             guard header.checksumMatches else {
-                return damage(pendingName ?? rawName, offset, "header checksum mismatch (stored \(header.storedChecksum.map(String.init) ?? "unparsable"))")
+                let stored = header.storedChecksum.map(String.init) ?? "unparsable"
+                if offset == 0 {
+                    // Nothing before it was a header either: the name field is whatever bytes the file holds.
+                    return damage("", offset, "not a tar archive (the first header's checksum does not match: stored \(stored))")
+                }
+                return damage(pendingName ?? rawName, offset, "header checksum mismatch (stored \(stored))")
             }
             guard let declaredSize = header.size else {
                 return damage(pendingName ?? rawName, offset, "unparsable size field")
+            }
+            // Sizes come from the file: one that cannot fit after this header (or would overflow the block
+            // arithmetic below) is damage, not a trap.
+            guard declaredSize <= Int64.max / 2, (pendingSize ?? 0) <= Int64.max / 2 else {
+                return damage(pendingName ?? rawName, offset, "size field \(max(declaredSize, pendingSize ?? 0)) is not a plausible size")
             }
             let type = header.typeflag
             let isExtended = [UInt8(ascii: "L"), UInt8(ascii: "K"), UInt8(ascii: "x"), UInt8(ascii: "g")].contains(type)

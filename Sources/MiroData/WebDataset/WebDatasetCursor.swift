@@ -92,8 +92,16 @@ public struct WebDatasetCursor: Sendable, Codable, Equatable {
         try check("worldSize", worldSize, other.worldSize)
         try check("shuffle", shuffle, other.shuffle)
         try check("fingerprint (shard list and sample configuration)", fingerprint, other.fingerprint)
+        // The position comes from a checkpoint file: every counter the loader indexes or adds to is bounded here,
+        // so a damaged cursor is this error, never a trap in a reader thread.
+        let limit = 1 << 48
         guard workers.count == numWorkers, (0..<max(1, numWorkers)).contains(rotation), takenInBlock >= 0,
-              takenInBlock < batchSize, epoch >= 0, buffer.count <= max(bufferSize, batchSize) else {
+              takenInBlock < batchSize, (0..<limit).contains(epoch), buffer.count <= max(bufferSize, batchSize),
+              (0..<limit).contains(samplesInEpoch), (0..<limit).contains(batchesDelivered),
+              (0..<limit).contains(samplesDelivered),
+              workers.allSatisfy({ (0..<limit).contains($0.visit) && (0..<limit).contains($0.slot) }),
+              buffer.allSatisfy({ (0..<limit).contains($0.epoch) && $0.shard >= 0 && $0.index >= 0 }),
+              skipped.counts.values.allSatisfy({ (0..<limit).contains($0) }) else {
             throw WebDatasetError.cursorMismatch(field: "position", cursor: "inconsistent", loader: "a valid position")
         }
     }
