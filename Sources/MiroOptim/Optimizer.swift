@@ -197,7 +197,11 @@ public class AdamFamily {
                     try s.expAvg.copy_(m.to(p.tensor.dtype, device: p.tensor.device))
                     try s.expAvgSq.copy_(v.to(p.tensor.dtype, device: p.tensor.device))
                 }
-                s.step = Int(try st.item())
+                let stepValue = try st.item()
+                guard stepValue.isFinite, stepValue >= 0, let step = Int(exactly: stepValue) else {
+                    throw OptimizerError.incompleteState(parameter: p.name, missing: ["a valid step (got \(stepValue))"])
+                }
+                s.step = step
                 state[p.name] = s
             }
         }
