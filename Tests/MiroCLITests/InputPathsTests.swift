@@ -31,8 +31,12 @@ import Testing
         try expectUsageError(["eval", "--checkpoint", ckpt.path, "--per-prompt", "1", "--json", dir.path], naming: ["--json", dir.path])
         let under = file.appendingPathComponent("eval.json").path
         try expectUsageError(["eval", "--checkpoint", ckpt.path, "--per-prompt", "1", "--json", under], naming: ["--json", under])
-        try expectUsageError(["eval", "--checkpoint", ckpt.path, "--per-prompt", "1", "--denoise", "/dev/null"],
-                             naming: ["--denoise", "/dev/null"])
+        // A named pipe stands in for /dev/null: a binary without the check replaces what it writes to atomically (a
+        // run of the old code as root replaced the machine's /dev/null with a regular file).
+        let fifo = dir.appendingPathComponent("pipe").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        try expectUsageError(["eval", "--checkpoint", ckpt.path, "--per-prompt", "1", "--denoise", fifo],
+                             naming: ["--denoise", fifo, "not a regular file"])
         try expectUsageError(["eval", "--checkpoint", ckpt.path, "--per-prompt", "1", "--json", ""], naming: ["--json", "empty"])
         try expectUsageError(["eval", "--checkpoint", ckpt.path, "--per-prompt", "1", "--compare-to", dir.appendingPathComponent("none.json").path],
                              naming: ["--compare-to"])

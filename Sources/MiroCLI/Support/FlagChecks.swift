@@ -141,7 +141,7 @@ enum PathCheck {
         case .typeBlockSpecial: "a block device"
         case .typeSocket: "a socket"
         case .typeSymbolicLink: "a dangling symbolic link"
-        default: "not a file or directory"
+        default: "a special file"
         }
     }
 }
