@@ -29,10 +29,9 @@ public enum ChildProcesses {
         public var logs: [String: URL]
 
         public var description: String {
-            statuses.keys.sorted().map { name in
-                let s = statuses[name]!
-                let how = s < 0 ? "was killed by signal \(-s)" : "exited with status \(s)"
-                return "\(name) \(how); its output is in \(logs[name]!.path)"
+            statuses.sorted { $0.key < $1.key }.map { name, s in
+                let how = s < 0 ? "was killed by signal \(-Int(s))" : "exited with status \(s)"
+                return "\(name) \(how)" + (logs[name].map { "; its output is in \($0.path)" } ?? "")
             }.joined(separator: "; ")
         }
     }

@@ -43,7 +43,7 @@ public struct ConvergenceReport: Sendable {
                 guard let prev = previous else { return (Double(p.step), Double(final) / Double(p.step)) }
                 let pv = prev.value(metric)
                 let frac = v == pv ? 0 : (target - pv) / (v - pv)
-                let step = Double(prev.step) + frac * Double(p.step - prev.step)
+                let step = Double(prev.step) + frac * (Double(p.step) - Double(prev.step))  // steps read from evaluations.json
                 return (step, Double(final) / step)
             }
             previous = p

@@ -40,6 +40,11 @@ public struct EvaluationComparison: Sendable {
             throw InputError("cannot compare: an evaluation has no per-image scores "
                                           + "(written before they were kept); run miro eval --json again")
         }
+        // A hand-edited or truncated --compare-to file: one verdict per image, or nothing to pair (never an index trap).
+        guard a.correct.count == a.categories.count, b.correct.count == b.categories.count else {
+            throw InputError("cannot compare: an evaluation's per-image verdicts (\(a.correct.count), \(b.correct.count)) "
+                             + "do not match its images (\(a.categories.count), \(b.categories.count))")
+        }
         guard a.categories == b.categories, evaluation.images == reference.images else {
             throw InputError("cannot compare: the evaluations used different prompts or images per prompt "
                                           + "(\(evaluation.images) vs \(reference.images) images)")

@@ -42,8 +42,12 @@ public struct RewardSweep: Codable, Sendable {
         self.qualityFactors = qualityFactors
     }
 
+    /// The most images per target `run` makes (it holds one target's images in memory at once).
+    public static let maxImages = 10_000
+
     public static func run(_ pipeline: ShapesPipeline, settings: ShapesPipeline.Settings, targets: [Double], images: Int,
                            isolated: Bool = false) throws -> RewardSweep {
+        guard (1...maxImages).contains(images) else { throw InputError("sweep images must be in 1…\(maxImages), got \(images)") }
         let prompts = ShapesEval.prompts().map(\.prompt)
         let texts = (0..<images).map { prompts[$0 % prompts.count] }
         var means: [String: [Double]] = [:], errors: [String: [Double]] = [:], riseErrors: [String: Double] = [:]
@@ -117,8 +121,8 @@ public struct RewardSweep: Codable, Sendable {
         let negatives = isolated == true ? "negative: others at 1, this one at 0" : "negative: all at 0"
         var lines = ["reward target sweep (others at 1; \(negatives); same prompts and noise at every target): measured mean at target "
                      + targets.map { String($0) }.joined(separator: " / ")]
-        for key in means.keys.sorted() {
-            let values = means[key]!.map { String(format: "%.4f", $0) }.joined(separator: " / ")
+        for (key, m) in means.sorted(by: { $0.key < $1.key }) {
+            let values = m.map { String(format: "%.4f", $0) }.joined(separator: " / ")
             lines.append("  " + key.padding(toLength: 22, withPad: " ", startingAt: 0) + " " + values + "  " + verdict(key))
         }
         if let f = qualityFactors {

@@ -31,9 +31,16 @@ public struct ShapesEvaluation: Codable, Sendable {
         public var rewards: [String: [Float]]
     }
 
-    /// Generates `perPrompt` images for every ShapesEval prompt with `settings` and scores them.
+    /// The most images per prompt `run` makes: it holds all of them (48 prompts × this) in memory at once.
+    public static let maxPerPrompt = 1_000
+
+    /// Generates `perPrompt` images (1…`maxPerPrompt`) for every ShapesEval prompt with `settings` and scores them.
     public static func run(_ pipeline: ShapesPipeline, settings: ShapesPipeline.Settings, perPrompt: Int = 4,
                            batch: Int = 64, progress: ((Int, Int) -> Void)? = nil) throws -> (ShapesEvaluation, [RGBImage]) {
+        guard (1...maxPerPrompt).contains(perPrompt) else {
+            throw InputError("images per prompt must be in 1…\(maxPerPrompt), got \(perPrompt)")
+        }
+        guard batch >= 1 else { throw InputError("the evaluation batch must be at least 1, got \(batch)") }
         let prompts = ShapesEval.prompts()
         let texts = prompts.flatMap { p in Array(repeating: p.prompt, count: perPrompt) }
         let images = try pipeline.generate(texts, settings: settings, batch: batch) { progress?($0, texts.count) }
@@ -74,7 +81,7 @@ public struct ShapesEvaluation: Codable, Sendable {
         for c in ShapesCategory.allCases {
             if let v = categories[c.rawValue] { lines.append(row(4, c.rawValue, String(format: "%.3f", v))) }
         }
-        for k in rewards.keys.sorted() { lines.append(row(2, k, String(format: "%.4f", rewards[k]!))) }
+        for (k, v) in rewards.sorted(by: { $0.key < $1.key }) { lines.append(row(2, k, String(format: "%.4f", v))) }
         if let f = qualityFactors {
             let parts = QualityReward.factorNames.compactMap { k in f[k].map { "\(k) " + String(format: "%.3f", $0) } }
             lines.append(row(4, "quality factors", parts.joined(separator: " · ")))

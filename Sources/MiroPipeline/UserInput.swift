@@ -6,7 +6,8 @@ public struct InputError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Prompt files: one prompt per line; blank lines and `#` comments are skipped.
+/// Prompt files: one prompt per line (LF, CRLF or CR line ends; a leading UTF-8 byte-order mark is dropped);
+/// blank lines and `#` comments are skipped.
 public enum PromptFile {
     public static let maxLength = 1000
 
@@ -22,7 +23,11 @@ public enum PromptFile {
 
     public static func parse(_ text: String, source: String) throws -> [String] {
         var prompts: [String] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Files saved on Windows: "\r\n" is one Character in Swift, so splitting on "\n" alone would keep each
+        // whole file as one line; every newline Character ends a line. The BOM (U+FEFF) is not a control character
+        // and would otherwise start the first prompt unseen.
+        let body = text.hasPrefix("\u{FEFF}") ? text.dropFirst() : Substring(text)
+        for (i, raw) in body.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard line.count <= maxLength else {

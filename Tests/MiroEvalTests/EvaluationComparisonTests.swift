@@ -53,6 +53,11 @@ import MiroTraining
         var fewer = b
         fewer.perImage?.categories = ["single_object", "colors", "colors", "colors"]
         #expect(throws: InputError.self) { try EvaluationComparison(a, against: fewer) }
+        // A truncated file: fewer verdicts than images used to trap on an index out of range.
+        var truncated = b
+        truncated.perImage?.correct = [true]
+        #expect(throws: InputError.self) { try EvaluationComparison(a, against: truncated) }
+        #expect(throws: InputError.self) { try EvaluationComparison(truncated, against: a) }
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cmp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

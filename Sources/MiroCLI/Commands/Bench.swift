@@ -35,17 +35,21 @@ struct BenchBlock: ParsableCommand {
     @Option(help: "Tokens per sample.") var tokens = 256
     @Option(help: "Token width.") var dim = 512
     @Option(help: "Attention heads.") var heads = 8
-    @Option(help: "libtorch intra-op threads (default: half the cores, or OMP_NUM_THREADS).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
-        guard batch >= 1, tokens >= 1, dim >= 1, heads >= 1, dim % heads == 0 else {
-            throw ValidationError("--batch, --tokens, --dim, --heads must be positive and dim divisible by heads")
+        try FlagCheck.range(repeats, 1...10_000, "--repeats")
+        for (value, flag) in [(batch, "--batch"), (tokens, "--tokens"), (dim, "--dim"), (heads, "--heads")] {
+            try FlagCheck.range(value, 1...65_536, flag)
         }
+        guard dim % heads == 0 else { throw ValidationError("--dim (\(dim)) must be divisible by --heads (\(heads))") }
+        // The activations: batch × tokens × dim floats, and the attention map batch × heads × tokens².
+        try FlagCheck.product([batch, tokens, dim], atMost: 1 << 31, "activation elements (--batch × --tokens × --dim)")
+        try FlagCheck.product([batch, heads, tokens, tokens], atMost: 1 << 33, "attention elements (--batch × --heads × --tokens²)")
     }
 
     func run() throws {
-        if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
+        threadOptions.apply()
         let block = try BlockBenchmark(batch: batch, tokens: tokens, dim: dim, heads: heads)
         // sgemm and the block step alternate, so that load from elsewhere hits both alike.
         let m = try block.measureSideBySide(repeats: repeats)

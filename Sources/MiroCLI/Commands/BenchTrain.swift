@@ -26,7 +26,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Timed steps (the median is reported).") var steps = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Option(help: "Padded text tokens per sample.") var textTokens = 256
-    @Option(help: "libtorch intra-op threads (default: half the cores, or OMP_NUM_THREADS).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Seed of the weights and the synthetic batch.") var seed: UInt64 = 0
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @Flag(help: .hidden) var lockstep = false
@@ -34,11 +34,10 @@ struct BenchTrain: ParsableCommand {
 
     func validate() throws {
         guard Self.network(preset) != nil else { throw ValidationError("--preset must be tiny, small or miro") }
-        guard batch >= 1, steps >= 1, warmup >= 0 else {
-            throw ValidationError("--batch and --steps must be at least 1, --warmup at least 0")
-        }
-        guard textTokens >= 80 else { throw ValidationError("--text-tokens must be at least 80 (up to 80 are real)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try FlagCheck.range(batch, 1...4_096, "--batch")
+        try FlagCheck.range(steps, 1...10_000, "--steps")
+        try FlagCheck.range(warmup, 0...10_000, "--warmup")
+        try FlagCheck.range(textTokens, 80...4_096, "--text-tokens", unit: " (up to 80 are real)")
     }
 
     /// The benchmarked architectures, with the real data's widths (SDXL latents, FLAN-T5-XL, 7 rewards).
@@ -53,7 +52,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("miro.bench")
-        if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
+        threadOptions.apply()
         guard let network = Self.network(preset) else { throw ValidationError("unknown preset \(preset)") }
         let geometry = TrainStepBenchmark.Geometry(batchSize: batch, textTokens: textTokens)
         let bench = try TrainStepBenchmark(network: network, geometry: geometry, seed: seed, logger: logger)
@@ -90,8 +89,8 @@ struct BenchTrain: ParsableCommand {
         let gflops = flops / step / 1e9
         let result = BenchTrainResult(
             impl: "swift", preset: preset, batch: batch, textTokens: textTokens, threads: Engine.threads,
-            params: bench.parameterCount, stepMs: step * 1000, stepMsMin: totals.min()! * 1000,
-            stepMsMax: totals.max()! * 1000, samplesPerSecond: Double(batch) / step, gflopPerStep: flops / 1e9,
+            params: bench.parameterCount, stepMs: step * 1000, stepMsMin: (totals.min() ?? 0) * 1000,
+            stepMsMax: (totals.max() ?? 0) * 1000, samplesPerSecond: Double(batch) / step, gflopPerStep: flops / 1e9,
             gflops: gflops, sgemmGflops: gemmMedian, forwardMs: median(timings.map(\.forward)) * 1000,
             backwardMs: median(timings.map(\.backward)) * 1000, optimizerMs: median(timings.map(\.optimizer)) * 1000,
             emaMs: median(timings.map(\.ema)) * 1000)

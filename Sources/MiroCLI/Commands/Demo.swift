@@ -25,8 +25,10 @@ struct Demo: ParsableCommand {
     @OptionGroup var evaluation: EvalOptions
 
     func validate() throws {
-        guard minutes >= 2 else { throw ValidationError("--minutes must be at least 2 (training needs time)") }
-        guard steps >= 1, batchSize >= 1 else { throw ValidationError("--steps and --batch-size must be ≥ 1") }
+        try FlagCheck.range(minutes, 2...10_080, "--minutes")  // at least 2: training needs time; at most a week
+        try FlagCheck.range(steps, 1...TrainingOptions.maxSteps, "--steps")
+        try FlagCheck.range(batchSize, 1...TrainingOptions.maxBatchSize, "--batch-size")
+        try PathCheck.writable(out, "--out", as: .directory)
     }
 
     func run() throws {
@@ -39,7 +41,7 @@ struct Demo: ParsableCommand {
         config.train.steps = steps
         config.train.batchSize = batchSize
         config.train.learningRate = 2e-3
-        config.train.warmupSteps = 100
+        config.train.warmupSteps = min(100, steps)  // as `train`'s default
         config.train.emaDecay = 0.995
         config.train.seed = seed
         config.train.sampleEvery = 0

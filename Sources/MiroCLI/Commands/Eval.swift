@@ -10,10 +10,10 @@ import MiroTraining
 
 /// Sampling settings shared by `eval`, `demo` and `experiment`.
 struct EvalOptions: ParsableArguments {
-    @Option(help: "Euler steps for evaluation samples.") var evalSteps = 20
+    @Option(help: "Euler steps for evaluation samples (1…\(Self.maxSteps)).") var evalSteps = 20
     @Option(help: "Guidance weight for evaluation samples (0: reward-conditioned sampling without CFG).")
     var evalGuidance = 1.0
-    @Option(help: "Images per ShapesEval prompt (GenEval uses 4).") var perPrompt = 4
+    @Option(help: "Images per ShapesEval prompt, 1…\(Self.maxPerPrompt) (GenEval uses 4).") var perPrompt = 4
     @Option(help: "Seed of the evaluation noise.") var evalSeed: UInt64 = 2024
     @Option(help: "First guided Euler step of evaluation samples (earlier steps run conditional-only).") var guidanceStart = 0
     @Option(help: "Last guided Euler step, inclusive (default: the last).") var guidanceEnd: Int?
@@ -28,13 +28,15 @@ struct EvalOptions: ParsableArguments {
         return s
     }
 
+    /// Bounds: an evaluation holds all its images (48 prompts × --per-prompt) in memory at once.
+    static let maxSteps = 10_000, maxPerPrompt = ShapesEvaluation.maxPerPrompt
+
     func validate() throws {
-        guard evalSteps >= 1, perPrompt >= 1, evalGuidance >= 0 else {
-            throw ValidationError("--eval-steps and --per-prompt must be ≥ 1 and --eval-guidance ≥ 0")
-        }
-        guard guidanceStart >= 0, guidanceEnd.map({ $0 >= guidanceStart }) ?? true else {
-            throw ValidationError("--guidance-start must be ≥ 0 and --guidance-end ≥ --guidance-start")
-        }
+        try FlagCheck.range(evalSteps, 1...Self.maxSteps, "--eval-steps")
+        try FlagCheck.range(perPrompt, 1...Self.maxPerPrompt, "--per-prompt")
+        guard evalGuidance >= 0, evalGuidance.isFinite else { throw ValidationError("--eval-guidance must be ≥ 0 (got \(evalGuidance))") }
+        try FlagCheck.range(guidanceStart, 0...Self.maxSteps, "--guidance-start")
+        try FlagCheck.range(guidanceEnd, guidanceStart...Self.maxSteps, "--guidance-end", unit: " (from --guidance-start)")
     }
 }
 
@@ -46,7 +48,7 @@ struct Eval: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "A checkpoint file or a run directory.") var checkpoint: String
     @Option(help: "Benchmark suite (only 'shapes' for now).") var suite = "shapes"
-    @Option(help: "Also write the result as JSON here: {\"overall\", \"categories\": {...}, \"rewards\": {...}}.")
+    @Option(help: "Also write the result as JSON here (checked before the evaluation runs): {\"overall\", \"categories\": {...}, \"rewards\": {...}}.")
     var json: String?
     @Option(name: .customLong("reward"), help: "Positive target NAME=VALUE (repeatable; default all 1).") var rewards: [String] = []
     @Option(name: .customLong("negative-reward"), help: ArgumentHelp(
@@ -67,11 +69,29 @@ struct Eval: ParsableCommand {
     var denoise: String?
 
     func validate() throws {
+        try PathCheck.checkpoint(checkpoint)
         guard suite == "shapes" else { throw ValidationError("unknown --suite '\(suite)'; available: shapes") }
-        _ = try RewardTargets.parse(rewards, option: "--reward")
-        _ = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
+        try FlagCheck.usage {
+            _ = try RewardTargets.parse(rewards, option: "--reward")
+            _ = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
+        }
         if isolated && !sweep { throw ValidationError("--isolated applies to --sweep; add --sweep") }
-        guard sweepImages >= 2 else { throw ValidationError("--sweep-images must be ≥ 2 (got \(sweepImages))") }
+        try FlagCheck.range(sweepImages, 2...RewardSweep.maxImages, "--sweep-images")
+        // Every output and input is checked here, so that none fails after the whole evaluation ran.
+        if let json { try PathCheck.writable(json, "--json", as: .file) }
+        if let denoise { try PathCheck.writable(denoise, "--denoise", as: .file) }
+        if let json, let denoise, URL(fileURLWithPath: json).standardizedFileURL == URL(fileURLWithPath: denoise).standardizedFileURL {
+            throw ValidationError("--json and --denoise name the same file \(json)")
+        }
+        if let compareTo {
+            try PathCheck.readableFile(compareTo, "--compare-to")
+            let reference = try FlagCheck.usage { try ShapesEvaluation.read(URL(fileURLWithPath: compareTo)) }
+            let images = try FlagCheck.product([ShapesEval.prompts().count, evaluation.perPrompt], atMost: Int.max, "images")
+            guard reference.images == images else {
+                throw ValidationError("--compare-to \(compareTo) holds \(reference.images) images, this evaluation makes \(images) "
+                                      + "(--per-prompt \(evaluation.perPrompt)); use the --per-prompt it was made with")
+            }
+        }
     }
 
     func run() throws {

@@ -43,17 +43,19 @@ struct Convergence: ParsableCommand {
     var sweepImages = RewardSweep.defaultImages
     @Option(help: "Models trained at once, each in its own process (default: 2 on two or more cores).")
     var jobs: Int?
-    @Option(help: "libtorch threads per model (default: half of each model's share of the cores, as `train` picks them).")
+    @Option(help: ArgumentHelp("libtorch threads per model, 1…\(ThreadOptions.maximum) (default: half of each model's share "
+                               + "of the cores, as `train` picks them).", valueName: "n"))
     var threads: Int?
     @Flag(help: "Continue both models from their newest checkpoints in --out.") var resume = false
     @Option(help: .hidden) var variant: String?
 
     func validate() throws {
-        guard evalEvery >= 1, evalEvery <= training.steps else { throw ValidationError("--eval-every must be in 1...--steps") }
-        guard sweepImages >= 0 else { throw ValidationError("--sweep-images must be ≥ 0") }
+        try FlagCheck.range(evalEvery, 1...max(1, training.steps), "--eval-every", unit: " (at most --steps)")
+        try FlagCheck.range(sweepImages, 0...RewardSweep.maxImages, "--sweep-images")
         guard !training.unconditional else { throw ValidationError("the experiment trains both models; drop --unconditional") }
         if let jobs, !(1...2).contains(jobs) { throw ValidationError("--jobs must be 1 or 2") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        try ThreadOptions.check(threads)
+        try PathCheck.writable(out, "--out", as: .directory)
         if let variant, !Self.variants.contains(variant) {
             throw ValidationError("--variant must be one of \(Self.variants.joined(separator: ", "))")
         }
@@ -73,7 +75,7 @@ struct Convergence: ParsableCommand {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let jobs = self.jobs ?? (cores >= 2 ? 2 : 1)
         if jobs == 1 {
-            if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
+            ThreadOptions.apply(threads)
             for variant in Self.variants where !Interrupt.requested { try train(variant, logger: logger) }
         } else {
             // Each child gets its share of the cores, split as `Engine.useDefaultThreads` splits a whole machine.
@@ -127,7 +129,7 @@ struct Convergence: ParsableCommand {
             let e = try ConvergenceExperiment.evaluate(trainer, settings: evaluation.settings(), perPrompt: evaluation.perPrompt)
             points.append(e)
             try experiment.save(points, variant: variant)
-            let rewards = e.rewards.keys.sorted().map { "\($0) \(String(format: "%.3f", e.rewards[$0]!))" }.joined(separator: " ")
+            let rewards = e.rewards.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: " ")
             logger.info("\(variant) step \(step): ShapesEval \(String(format: "%.3f", e.overall)) \(rewards)")
         }
         // A run stopped between its checkpoint and the evaluation of that step.

@@ -15,9 +15,7 @@ struct Inspect: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard FileManager.default.fileExists(atPath: file) else {
-            throw ValidationError("no such file: \(file)")
-        }
+        try PathCheck.readableFile(file, "FILE")  // also refuses directories and devices such as /dev/null
     }
 
     func run() throws {

@@ -33,9 +33,9 @@ struct Sample: ParsableCommand {
     @Option(name: .customLong("negative-reward"), help: "Negative target NAME=VALUE (repeatable).") var negativeRewards: [String] = []
     @Option(help: "Guidance weight w (default: 1 for Shapes checkpoints, where the official 7 over-drives small models; official folders: sampler_defaults.guidance_scale, else 7).")
     var guidance: Double?
-    @Option(help: "Euler steps (default: 25; official folders: sampler_defaults.num_steps, else 50).") var steps: Int?
+    @Option(help: "Euler steps, 1…\(Self.maxSteps) (default: 25; official folders: sampler_defaults.num_steps, else 50).") var steps: Int?
     @Option(help: "Noise seed (random if omitted; always printed and stored in the PNGs).") var seed: UInt64?
-    @Option(name: [.short, .customLong("num-images-per-prompt")], help: "Images per prompt.") var n = 1
+    @Option(name: [.short, .customLong("num-images-per-prompt")], help: "Images per prompt (1…\(Self.maxImagesPerPrompt)).") var n = 1
     @Option(help: "Official folders: the prompt's precomputed T5 embedding (.npy).") var textEmbedding: String?
     @Option(help: "Official folders: a variant subfolder (MiroPipeline.from_pretrained(variant=...)).") var variant: String?
     @Option(help: "Official folders: where to write the latents (B, 4, res, res) float32 .npy (default: <out>/<name>.<seed>.latents.npy).")
@@ -45,24 +45,42 @@ struct Sample: ParsableCommand {
     var negativeText = "same"
     @Option(help: "First guided step (earlier steps run conditional-only).") var guidanceStart = 0
     @Option(help: "Last guided step (inclusive).") var guidanceEnd: Int?
-    @Option(help: "Test-time scaling: draw N candidates per image and keep the best by --select-by.") var bestOf = 1
+    @Option(help: "Test-time scaling: draw N candidates per image (1…\(Self.maxBestOf)) and keep the best by --select-by.") var bestOf = 1
     @Option(help: "Reward used by --best-of.") var selectBy = "alignment_score"
     @Flag(help: "Also write all images as one grid PNG.") var grid = false
     @Flag(help: "Use the raw training weights instead of the EMA weights.") var rawWeights = false
-    @Option(help: "Output directory.") var out = "samples"
+    @Option(help: "Output directory (created when missing).") var out = "samples"
 
     /// An official folder rather than a training checkpoint.
     var isOfficialFolder: Bool { ReleaseFolder.isFolder(URL(fileURLWithPath: checkpoint)) }
 
+    /// Bounds of the count flags; the images of one call (prompts × -n) and the candidates drawn for them
+    /// (× --best-of) are bounded too, so that no job list or seed offset can overflow.
+    static let maxSteps = 10_000, maxImagesPerPrompt = 10_000, maxBestOf = 1_000
+    static let maxImages = 100_000, maxCandidates = 10_000_000
+
     func validate() throws {
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-        guard n >= 1, bestOf >= 1 else { throw ValidationError("-n and --best-of must be at least 1") }
+        try PathCheck.checkpoint(checkpoint)
+        try FlagCheck.range(steps, 1...Self.maxSteps, "--steps")
+        try FlagCheck.range(n, 1...Self.maxImagesPerPrompt, "-n")
+        try FlagCheck.range(bestOf, 1...Self.maxBestOf, "--best-of")
+        try FlagCheck.range(guidanceStart, 0...Self.maxSteps, "--guidance-start")
+        try FlagCheck.range(guidanceEnd, guidanceStart...Self.maxSteps, "--guidance-end", unit: " (from --guidance-start)")
         if let guidance, !(guidance >= 0 && guidance.isFinite) { throw ValidationError("--guidance must be ≥ 0") }
         guard ShapesPipeline.NegativeText(rawValue: negativeText) != nil else {
             throw ValidationError("--negative-text must be 'empty' or 'same'")
         }
-        _ = try RewardTargets.parse(rewards, option: "--reward")
-        _ = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
+        try FlagCheck.usage {
+            _ = try RewardTargets.parse(rewards, option: "--reward")
+            _ = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
+        }
+        // --out takes every image (and an official folder's latents unless --save-latents names their file).
+        if !(isOfficialFolder && saveLatents != nil && noPreview) { try PathCheck.writable(out, "--out", as: .directory) }
+        if let saveLatents { try PathCheck.writable(saveLatents, "--save-latents", as: .file) }
+        var promptCount = prompts.count
+        if let promptFile { promptCount += try FlagCheck.usage { try PromptFile.read(promptFile) }.count }
+        try FlagCheck.product([max(promptCount, 1), n], atMost: Self.maxImages, "images (prompts × -n)")
+        try FlagCheck.product([max(promptCount, 1), n, bestOf], atMost: Self.maxCandidates, "candidates (prompts × -n × --best-of)")
         if isOfficialFolder { return try validateRelease() }
         if textEmbedding != nil || variant != nil || saveLatents != nil {
             throw ValidationError("--text-embedding, --variant and --save-latents apply to official folders "
@@ -103,16 +121,16 @@ struct Sample: ParsableCommand {
         let jobs = all.flatMap { p in (0..<n).map { (prompt: p, index: $0) } }
         let bar = ProgressBar("sampling", total: jobs.count * bestOf)
         let reward = ShapesPipeline.reward(named: selectBy)
-        var images: [RGBImage] = []
+        var images: [RGBImage] = []  // kept for --grid only
         var done = 0
         for (j, job) in jobs.enumerated() {
             var s = settings
-            s.seed = seed &+ UInt64(j * bestOf)
+            s.seed = seed &+ UInt64(j) &* UInt64(bestOf)  // j × best-of ≤ maxCandidates (validate)
             let (image, imageSeed) = try pipeline.bestOf(job.prompt, settings: s, count: bestOf, selectBy: reward) {
                 done += 1
                 bar.update(done)
             }
-            images.append(image)
+            if grid { images.append(image) }
             try save(image, prompt: job.prompt, index: job.index, seed: imageSeed, settings: settings, step: pipeline.step)
         }
         bar.finish(suffix: "in \(formatDuration(Date().timeIntervalSince(t0)))")

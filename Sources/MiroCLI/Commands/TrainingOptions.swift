@@ -18,13 +18,13 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Network keys replacing the preset's: a JSON object in config.json's spelling, inline or "
                                + "in a file, e.g. '{\"data_dim\": 128, \"num_blocks\": 3}'.", valueName: "json-or-file"))
     var network: String?
-    @Option(help: "Optimizer steps.") var steps = 1500
-    @Option(help: "Batch size.") var batchSize = 32
+    @Option(help: "Optimizer steps (1…\(Self.maxSteps)).") var steps = 1500
+    @Option(help: "Batch size (1…\(Self.maxBatchSize)).") var batchSize = 32
     @Option(help: "Optimizer: lamb (official) or adamw.") var optimizer = OptimizerKind.lamb
     @Option(help: "Peak learning rate.") var lr = 2e-3
-    @Option(help: "Linear warm-up steps.") var warmup = 100
+    @Option(help: "Linear warm-up steps, 0…--steps (default: 100, or --steps when fewer).") var warmup: Int?
     @Option(help: "EMA decay.") var emaDecay = 0.995
-    @Option(help: "Shapes world samples to generate and train on.") var datasetSize = 8000
+    @Option(help: "Shapes world samples to generate and train on (--batch-size…\(Self.maxDatasetSize)).") var datasetSize = 8000
     @Option(help: "Dataset seed.") var datasetSeed: UInt64 = 0
     @Option(help: "Training seed (initialisation, noise, data order). Random if omitted; always printed and stored.")
     var seed: UInt64?
@@ -32,23 +32,38 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Reward dropout strategy: none, binomial, uniform.") var rewardDropoutStrategy = RewardDropoutStrategy.binomial
     @Flag(help: "Train the baseline without reward information (constant reward inputs).") var unconditional = false
 
+    /// Bounds of the size flags: far above any CPU run, and low enough that nothing sized by them overflows
+    /// (the Shapes set holds `--dataset-size` images and text embeddings in memory).
+    static let maxSteps = 100_000_000, maxBatchSize = 65_536, maxDatasetSize = 200_000
+
+    /// `--warmup`, with its default: 100 steps, never more than `--steps`.
+    var warmupSteps: Int { warmup ?? min(100, steps) }
+
     func validate() throws {
-        guard steps >= 1, batchSize >= 1, datasetSize >= batchSize else {
-            throw ValidationError("--steps and --batch-size must be ≥ 1, and --dataset-size at least the batch size")
-        }
+        try FlagCheck.range(steps, 1...Self.maxSteps, "--steps")
+        try FlagCheck.range(batchSize, 1...Self.maxBatchSize, "--batch-size")
+        try FlagCheck.range(datasetSize, batchSize...Self.maxDatasetSize, "--dataset-size", unit: " (at least the batch size)")
+        try FlagCheck.range(warmup, 0...steps, "--warmup", unit: " (at most --steps)")
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard (0..<1).contains(emaDecay) else { throw ValidationError("--ema-decay must be in [0, 1)") }
         guard (0...1).contains(rewardDropout) else { throw ValidationError("--reward-dropout must be in [0, 1]") }
         guard ["tiny", "small", "miro"].contains(preset) else { throw ValidationError("--preset must be tiny, small or miro") }
+        _ = try networkOverride()
     }
 
-    /// `--network` as JSON text (read from the file unless it starts with "{").
+    /// `--network` as JSON text (read from the file unless it starts with "{"), its values checked key by key.
     func networkOverride() throws -> String? {
         guard let network else { return nil }
-        if network.trimmingCharacters(in: .whitespaces).hasPrefix("{") { return network }
-        do { return try String(contentsOfFile: network, encoding: .utf8) } catch {
-            throw ValidationError("--network \(network): not a JSON object and not a readable file (\(error.localizedDescription))")
+        let text: String
+        if network.trimmingCharacters(in: .whitespaces).hasPrefix("{") { text = network } else {
+            guard !network.isEmpty, let data = FileManager.default.contents(atPath: network),
+                  let contents = String(data: data, encoding: .utf8) else {
+                throw ValidationError("--network \(network): not a JSON object and not a readable UTF-8 file")
+            }
+            text = contents
         }
+        try Self.checkNetworkValues(text, preset: RunConfig.preset(preset, rewardKeys: ShapesRewards.keys, labelDim: RunConfig().textEncoder.width))
+        return text
     }
 
     func runConfig(seed resolvedSeed: UInt64) throws -> RunConfig {
@@ -62,13 +77,53 @@ struct TrainingOptions: ParsableArguments {
         c.train.batchSize = batchSize
         c.train.optimizer = optimizer
         c.train.learningRate = lr
-        c.train.warmupSteps = warmup
+        c.train.warmupSteps = warmupSteps
         c.train.emaDecay = emaDecay
         c.train.seed = resolvedSeed
         c.train.rewardDropout = rewardDropout
         c.train.rewardDropoutStrategy = rewardDropoutStrategy
         c.train.unconditional = unconditional
         return c
+    }
+
+    /// The largest number a `--network` key may hold: sizes beyond it cannot be allocated anyway.
+    static let maxNetworkValue = 1 << 20
+
+    /// Names the key of a `--network` object whose value cannot be one of that key's values (a size such as
+    /// 1e20 or 12.5 that is no integer, a string for a number, anything above `maxNetworkValue`), where decoding
+    /// the whole object would only say the JSON is "not valid". Unknown keys and the configuration's own rules
+    /// are left to `MIROConfig.overriding(json:source:)`.
+    static func checkNetworkValues(_ text: String, preset: MIROConfig) throws {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw ValidationError("--network: not a JSON object of network keys, e.g. {\"data_dim\": 128}")
+        }
+        guard let base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(preset)) as? [String: Any] else { return }
+        for key in object.keys.sorted() where base[key] != nil {
+            let value = object[key]!, preset = base[key]!  // keys of both
+            if let number = value as? NSNumber, !isBoolean(number), abs(number.doubleValue) > Double(maxNetworkValue) {
+                throw ValidationError("--network \(key): \(number) is out of range (network values are at most \(maxNetworkValue))")
+            }
+            var merged = base
+            merged[key] = value
+            guard (try? JSONDecoder().decode(MIROConfig.self, from: JSONSerialization.data(withJSONObject: merged))) != nil else {
+                let example = (preset as? NSNumber).flatMap { isBoolean($0) ? "\($0.boolValue)" : nil } ?? "\(preset)"
+                throw ValidationError("--network \(key): \(value) is not a valid value (expected \(kind(of: preset)), e.g. \(example))")
+            }
+        }
+    }
+
+    /// What JSONSerialization gives for `true`/`false` (on Linux an NSNumber whose type is `char`).
+    private static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
+    private static func kind(of value: Any) -> String {
+        switch value {
+        case is String: "a string"
+        case is [Any]: "a list"
+        case let n as NSNumber where isBoolean(n): "true or false"
+        case let n as NSNumber where ["d", "f"].contains(String(cString: n.objCType)): "a number"
+        case is NSNumber: "a whole number"
+        default: "a value of the preset's kind"
+        }
     }
 }
 
@@ -83,8 +138,8 @@ struct ShardOptions: ParsableArguments {
                                + "Shapes world a subset of its four, e.g. quality_score for a single-reward model).")) var rewards: String?
     @Option(help: "Probability of the synthetic caption (embedding and scores); release: 0.5.") var syntheticProb = 0.5
     @Option(help: "Skip samples smaller than this (JSON width/height).") var minImageSize = 256
-    @Option(help: "Reader threads.") var workers = 2
-    @Option(help: "Sample shuffle buffer (0: none).") var shuffleBuffer = 256
+    @Option(help: "Reader threads (1…256).") var workers = 2
+    @Option(help: "Sample shuffle buffer (0: none; at most 1000000).") var shuffleBuffer = 256
 
     var rewardKeys: [String] { Self.rewardList(rewards) }
 
@@ -95,9 +150,9 @@ struct ShardOptions: ParsableArguments {
 
     func validate() throws {
         guard (0...1).contains(syntheticProb) else { throw ValidationError("--synthetic-prob must be in [0, 1]") }
-        guard workers >= 1, shuffleBuffer >= 0, minImageSize >= 0 else {
-            throw ValidationError("--workers must be ≥ 1, --shuffle-buffer and --min-image-size ≥ 0")
-        }
+        try FlagCheck.range(workers, 1...256, "--workers")
+        try FlagCheck.range(shuffleBuffer, 0...1_000_000, "--shuffle-buffer")
+        try FlagCheck.range(minImageSize, 0...1_000_000, "--min-image-size")
     }
 
     /// The shard settings, with the bins cache resolved to an existing file.
