@@ -35,13 +35,19 @@ struct BenchData: ParsableCommand {
     @Option var textDim = 2048
     @Option(help: "Preset whose training step is timed for comparison (none: skip).") var comparePreset = "small"
     @Option(help: "Timed training steps.") var steps = 3
-    @Option(help: "libtorch threads for the training step (default: half the cores).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
-        guard batch >= 1, workers >= 1, batches >= 1, shards >= 1, samplesPerShard >= 1, textDim >= 1, steps >= 1 else {
-            throw ValidationError("--batch, --workers, --batches, --shards, --samples-per-shard, --text-dim, --steps must be ≥ 1")
-        }
+        try FlagCheck.range(batch, 1...65_536, "--batch")
+        try FlagCheck.range(workers, 1...256, "--workers")
+        try FlagCheck.range(batches, 1...1_000_000, "--batches")
+        try FlagCheck.range(shards, 1...10_000, "--shards")
+        try FlagCheck.range(samplesPerShard, 1...100_000, "--samples-per-shard")
+        try FlagCheck.range(textDim, 1...65_536, "--text-dim")
+        try FlagCheck.range(steps, 1...10_000, "--steps")
+        // The synthetic shards hold up to 120 tokens of text per sample in float16.
+        _ = try FlagCheck.product([shards, samplesPerShard, textDim, 120 * 2], atMost: 64 << 30, "synthetic shard bytes")
         guard ["none", "tiny", "small", "miro"].contains(comparePreset) else {
             throw ValidationError("--compare-preset must be none, tiny, small or miro")
         }
@@ -49,7 +55,7 @@ struct BenchData: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("miro.bench")
-        if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
+        ThreadOptions.apply(threadOptions.threads)
         var temporary: URL? = nil
         defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
         var roots = paths

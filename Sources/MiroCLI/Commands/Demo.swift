@@ -54,7 +54,8 @@ struct Demo: ParsableCommand {
         let trainer = try TrainingSession.start(config: config, run: outDir, resume: false, logger: logger)
         let reserve = min(3.0, minutes * 0.3)   // minutes kept for sampling and evaluation
         let trainMinutes = max(0.5, minutes - reserve - Date().timeIntervalSince(start) / 60)
-        try TrainingSession.loop(trainer, minutes: trainMinutes, logger: logger)
+        // Ctrl-C ends training early; the demo still samples and evaluates what it has.
+        try TrainingSession.loop(trainer, minutes: trainMinutes, logger: logger, exitOnSignal: false)
 
         // 5. sample grid: all-high, all-low, each reward isolated
         let pipeline = try ShapesPipeline(model: try trainer.emaModel(), config: trainer.config, step: trainer.step)

@@ -122,8 +122,9 @@ struct Convergence: ParsableCommand {
         config.train.logEvery = 50
         config.train.keepLast = 2
         logger.info("training \(variant): \(training.steps) steps, seed \(seed)")
+        // The experiment's --steps is its target, also on --resume (which may raise it).
         let trainer = try TrainingSession.start(config: config, run: experiment.runDirectory(variant), resume: resume,
-                                                logger: logger)
+                                                overrides: ResumeOverrides(steps: training.steps), logger: logger)
         var points = resume ? try experiment.evaluations(variant, resumingAt: trainer.step) : []
         func evaluate(_ step: Int) throws {
             let e = try ConvergenceExperiment.evaluate(trainer, settings: evaluation.settings(), perPrompt: evaluation.perPrompt)

@@ -66,7 +66,7 @@ struct Sample: ParsableCommand {
         try FlagCheck.range(bestOf, 1...Self.maxBestOf, "--best-of")
         try FlagCheck.range(guidanceStart, 0...Self.maxSteps, "--guidance-start")
         try FlagCheck.range(guidanceEnd, guidanceStart...Self.maxSteps, "--guidance-end", unit: " (from --guidance-start)")
-        if let guidance, !(guidance >= 0 && guidance.isFinite) { throw ValidationError("--guidance must be ≥ 0") }
+        if let guidance { try FlagCheck.usage { try SamplingChecks.guidance(guidance, option: "--guidance") } }
         guard ShapesPipeline.NegativeText(rawValue: negativeText) != nil else {
             throw ValidationError("--negative-text must be 'empty' or 'same'")
         }

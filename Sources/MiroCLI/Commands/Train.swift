@@ -35,19 +35,21 @@ struct Train: ParsableCommand {
     @Option(help: "Write a sample grid every N steps (0: never).") var sampleEvery = 500
     @Option(help: "Checkpoint every N steps.") var saveEvery = 500
     @Option(help: "Keep only the newest K checkpoints.") var keepLast = 3
-    @Option(help: "libtorch intra-op threads (default: half the cores, or OMP_NUM_THREADS).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
-        guard keepLast >= 1, logEvery >= 1, saveEvery >= 1, sampleEvery >= 0 else {
-            throw ValidationError("--keep-last, --log-every and --save-every must be ≥ 1")
-        }
-        if let minutes, !(minutes > 0) { throw ValidationError("--minutes must be positive") }
+        try PathCheck.writable(runDirectory, "--run", as: .directory)
+        try FlagCheck.range(keepLast, 1...10_000, "--keep-last")
+        try FlagCheck.range(logEvery, 1...TrainingOptions.maxSteps, "--log-every")
+        try FlagCheck.range(saveEvery, 1...TrainingOptions.maxSteps, "--save-every")
+        try FlagCheck.range(sampleEvery, 0...TrainingOptions.maxSteps, "--sample-every")
+        if let minutes, !(minutes > 0 && minutes.isFinite) { throw ValidationError("--minutes must be a positive number, got \(minutes)") }
         if resume && overwrite { throw ValidationError("--resume continues the run in --run and --overwrite replaces it; choose one") }
     }
 
     func run() throws {
         let logger = global.makeLogger("miro.train")
-        if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
+        ThreadOptions.apply(threadOptions.threads)
         let seed = training.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         var config = try training.runConfig(seed: seed)
         if !shards.paths.isEmpty {

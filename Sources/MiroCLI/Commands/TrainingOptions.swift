@@ -139,7 +139,7 @@ struct ShardOptions: ParsableArguments {
     @Option(help: "Probability of the synthetic caption (embedding and scores); release: 0.5.") var syntheticProb = 0.5
     @Option(help: "Skip samples smaller than this (JSON width/height).") var minImageSize = 256
     @Option(help: "Reader threads (1…256).") var workers = 2
-    @Option(help: "Sample shuffle buffer (0: none; at most 1000000).") var shuffleBuffer = 256
+    @Option(help: "Sample shuffle buffer (0: none; at most 1000000, and capped at two epochs of the data).") var shuffleBuffer = 256
 
     var rewardKeys: [String] { Self.rewardList(rewards) }
 

@@ -41,6 +41,7 @@ final class ProgressBar {
 }
 
 func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0, seconds < 1e12 else { return "?" }
     let s = Int(seconds.rounded())
     if s < 60 { return "\(s)s" }
     if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
