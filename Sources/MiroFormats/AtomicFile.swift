@@ -11,9 +11,9 @@ import Darwin
 /// to disk, then `rename(2)` it over the destination. Readers (and a training run resumed after a crash) see
 /// either the old complete file or the new complete file, never a half-written checkpoint. The temporary file
 /// lives in the same directory because `rename` is only atomic within one file system.
-enum AtomicFile {
+public enum AtomicFile {
     /// Streams the file's contents through `produce`, then atomically moves it into place at `url`.
-    static func write(to url: URL, _ produce: (FileHandle) throws -> Void) throws {
+    public static func write(to url: URL, _ produce: (FileHandle) throws -> Void) throws {
         let path = displayPath(url)
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
@@ -44,7 +44,7 @@ enum AtomicFile {
     }
 
     /// Writes `data` atomically to `url`.
-    static func write(_ data: Data, to url: URL) throws {
+    public static func write(_ data: Data, to url: URL) throws {
         try write(to: url) { try $0.write(contentsOf: data) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MiroFormats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -64,20 +65,14 @@ public enum PNG {
         try writeAtomically(encode(image, text: text), to: url)
     }
 
-    /// Writes to a temporary file in the destination's directory, then renames it over the destination, so a
-    /// reader never sees a half-written file and an interrupted run leaves the old file intact.
+    /// Writes through `AtomicFile` (a temporary file in the destination's directory, flushed, then renamed over
+    /// the destination, and removed again on any failure), so a reader never sees a half-written file, an
+    /// interrupted run leaves the old file intact, and a failed write leaves no empty temporary behind.
     public static func writeAtomically(_ data: Data, to url: URL) throws {
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
         do {
-            try data.write(to: temporary)
-        } catch {
-            throw ImageError.io(path: url.path, reason: "cannot write: \(error.localizedDescription)")
-        }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw ImageError.io(path: url.path, reason: "cannot rename into place: \(reason)")
+            try AtomicFile.write(data, to: url)
+        } catch let error as FormatError {
+            throw ImageError.io(path: url.path, reason: error.description)
         }
     }
 

@@ -97,6 +97,18 @@ struct PNGTests {
         #expect(throws: ImageError.self) { try PNGReader.decode(Data([1, 2, 3])) }
     }
 
+    /// A write that fails after the temporary file exists (the destination is a non-empty directory, so the
+    /// rename fails) must not leave the temporary behind.
+    @Test func failedWriteLeavesNoTemporary() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("miro-png-\(UInt32.random(in: 0...UInt32.max))")
+        let blocker = directory.appendingPathComponent("taken.png")
+        try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: blocker.appendingPathComponent("inside"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(throws: ImageError.self) { try PNG.write(Self.sample, to: blocker) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["taken.png"])
+    }
+
     @Test("atomic write: the file appears whole, replaces an old one, leaves no temporary files")
     func atomicWrite() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("miro-png-\(UInt32.random(in: 0...UInt32.max))")
