@@ -113,8 +113,3 @@ extension PythonJSON {
         }
     }
 }
-
-/// A string literal exactly as `serde_json`'s compact writer (the reference safetensors writer) encodes it, which
-/// is `json.dumps(ensure_ascii=False)`'s encoding: `/` and non-ASCII as raw UTF-8. Matching it byte for byte is
-/// what lets our headers equal Python's.
-func jsonQuoted(_ string: String) -> String { PythonJSON.quoted(string, ensureASCII: false) }

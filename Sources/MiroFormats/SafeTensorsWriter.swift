@@ -91,21 +91,22 @@ public enum SafeTensorsWriter {
             return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
         }
 
-        var members: [String] = []
+        // serde_json's compact form: no spaces, UTF-8 kept as is; members in the order built here.
+        var members: [(key: String, value: PythonJSON)] = []
         if let metadata {
-            let pairs = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                .map { jsonQuoted($0) + ":" + jsonQuoted(metadata[$0] ?? "") }
-            members.append("\"__metadata__\":{" + pairs.joined(separator: ",") + "}")
+            let keys = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            members.append(("__metadata__", .object(keys.map { ($0, .string(metadata[$0] ?? "")) })))
         }
         var offset = 0
         for tensor in ordered {
             let end = offset + tensor.bytes.count
-            let shape = tensor.shape.map(String.init).joined(separator: ",")
-            members.append(jsonQuoted(tensor.name)
-                + ":{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            members.append((tensor.name, .object([
+                ("dtype", .string(tensor.dtype.rawValue)), ("shape", .array(tensor.shape.map { .int($0) })),
+                ("data_offsets", .array([.int(offset), .int(end)])),
+            ])))
             offset = end
         }
-        var header = Array(("{" + members.joined(separator: ",") + "}").utf8)
+        var header = Array(PythonJSON.object(members).dumps(separators: (",", ":"), ensureASCII: false).utf8)
         header += [UInt8](repeating: 0x20, count: (8 - header.count % 8) % 8)
         guard header.count <= SafeTensorsFile.maxHeaderLength else {
             throw FormatError.invalidArgument(
