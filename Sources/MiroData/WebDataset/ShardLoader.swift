@@ -45,8 +45,8 @@ public struct ShardLoaderConfiguration: Sendable, Codable, Equatable {
     /// The buffer size a loader uses over data whose epoch (on this rank) lists `rankSamples` samples: the
     /// effective size, capped at two epochs (never below one batch), so filling it reads at most about two
     /// epochs (more only where most samples are filtered out) and holds at most two epochs of samples.
-    /// (Two, not one: resuming is exact with buffers of two epochs and more, while smaller ones currently
-    /// resume inexactly — see ShardLoaderTests.exactResume — so the cap must not push a buffer below that.)
+    /// (Resume is exact for every buffer size — see ShardResumeTests — so one epoch would do; the cap stays at
+    /// two so that existing runs keep their buffer size, their stream and their cursors.)
     public func bufferSize(rankSamples: Int) -> Int {
         let s = effectiveBufferSize
         let (twoEpochs, overflow) = rankSamples.multipliedReportingOverflow(by: 2)
@@ -434,6 +434,17 @@ final class BatchAssembler: @unchecked Sendable {
                 continue
             }
             guard let item = queues[r].pop() else { throw WebDatasetError.loaderClosed }
+            // Every item names its epoch: one from another epoch than the merge's means a reader and the cursor
+            // disagree on where it stands — fail loudly rather than deliver a silently shifted stream.
+            let itemEpoch: Int
+            switch item {
+            case .endOfEpoch(let e, _): itemEpoch = e
+            case .sample(let raw, _, _): itemEpoch = raw.ref.epoch
+            }
+            guard itemEpoch == cursor.epoch else {
+                throw WebDatasetError.io(path: "<loader>", reason: "internal error: reader \(r) delivered an item of epoch "
+                                         + "\(itemEpoch) while the merge is in epoch \(cursor.epoch)")
+            }
             switch item {
             case .endOfEpoch(_, let skips):
                 cursor.skipped.add(skips)

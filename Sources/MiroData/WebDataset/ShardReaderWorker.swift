@@ -67,6 +67,14 @@ final class LoaderSource: Sendable {
 /// One reader thread's loop: epoch after epoch, its visits of the epoch plan in order, each shard's samples in
 /// the planned order, pushing usable samples into its own bounded queue. It starts at `start` in `startEpoch`
 /// (a fresh run starts at epoch 0, visit 0, slot 0) and stops when the queue is cancelled.
+///
+/// The queue must carry exactly the items the merge has not consumed yet, because the merge takes a reader's
+/// items by position, not by content. A `finished` start position therefore means "the merge has already taken
+/// this reader's end-of-epoch marker (and counted its skips)": the reader starts at the next epoch and sends no
+/// marker for `startEpoch`. Sending it again — as this loop once did — made the merge take the stale marker as
+/// the end of the reader's *next* epoch as soon as the merge reached it, so a resumed run skipped that reader's
+/// whole next epoch and drifted from the uninterrupted stream. Any cursor taken while some readers had finished
+/// the epoch and others had not was affected; small shuffle buffers take such cursors most often.
 struct ShardReaderWorker: Sendable {
     let worker: Int
     let source: LoaderSource
@@ -75,16 +83,14 @@ struct ShardReaderWorker: Sendable {
     let isCancelled: @Sendable () -> Bool
 
     func run(startEpoch: Int, start: WorkerPosition) {
-        var epoch = startEpoch
-        var position = start
+        var epoch = start.finished ? startEpoch + 1 : startEpoch
+        var position = start.finished ? WorkerPosition() : start
         while !isCancelled() {
             var skips = SkipCounters()
-            if !position.finished {
-                let visits = planner.plan(epoch).workers[worker]
-                for v in position.visit..<max(position.visit, visits.count) {
-                    let firstSlot = v == position.visit ? position.slot : 0
-                    guard read(visits[v], visit: v, from: firstSlot, epoch: epoch, skips: &skips) else { return }
-                }
+            let visits = planner.plan(epoch).workers[worker]
+            for v in position.visit..<max(position.visit, visits.count) {
+                let firstSlot = v == position.visit ? position.slot : 0
+                guard read(visits[v], visit: v, from: firstSlot, epoch: epoch, skips: &skips) else { return }
             }
             guard queue.push(.endOfEpoch(epoch: epoch, skips: skips)) else { return }
             epoch += 1

@@ -2,8 +2,9 @@
 // needs to resume. The official loader has none (Lightning restarts the epoch); this makes resume exact.
 import Foundation
 
-/// Where one reader thread stands in the current epoch: the next shard visit and the next slot in that shard's
-/// sample order, or `finished` once it has delivered its last sample of the epoch.
+/// Where one reader thread stands in the current epoch, counting only what the merge has consumed: the next
+/// shard visit and the next slot in that shard's sample order, or `finished` once the merge has taken the reader's
+/// end-of-epoch marker (a resumed reader then starts at the next epoch; see `ShardReaderWorker`).
 public struct WorkerPosition: Sendable, Codable, Equatable {
     public var visit: Int
     public var slot: Int
