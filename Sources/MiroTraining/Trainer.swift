@@ -64,13 +64,17 @@ public final class Trainer {
         var config = config
         var checkpoint: Checkpoint? = nil
         if resume, let (stored, latest) = try Self.resumedConfig(runDirectory: runDirectory, overrides: overrides) {
-            checkpoint = try Checkpoint.read(latest)
+            let c = try Checkpoint.read(latest)
+            checkpoint = c
             config = stored
-            logger.info("resuming from \(latest.lastPathComponent) (step \(checkpoint!.step))")
-            guard checkpoint!.step <= config.train.steps else {
+            logger.info("resuming from \(latest.lastPathComponent) (step \(c.step))")
+            guard c.step <= config.train.steps else {
                 throw TrainingError.badConfig("--steps \(config.train.steps) is below the step of \(latest.path) "
-                    + "(\(checkpoint!.step)); give a larger target or omit --steps to keep the run's own (\(config.train.steps))")
+                    + "(\(c.step)); give a larger target or omit --steps to keep the run's own")
             }
+            // Lines logged after this checkpoint belong to steps that will be trained again.
+            let dropped = try directory.truncateMetrics(after: c.step)
+            if dropped > 0 { logger.info("metrics.jsonl: dropped \(dropped) line(s) past step \(c.step), which will be trained again") }
         } else {
             if resume { logger.info("no checkpoint in \(runDirectory.path); starting a new run") }
             // Resuming a run that never reached its first checkpoint restarts it over its own files.
@@ -102,20 +106,16 @@ public final class Trainer {
         // 3. EMA initialised as a copy
         ema = try EMA(model, decay: config.train.emaDecay, warmup: config.train.emaWarmup)
         trainingStep = TrainStep(model: model, optimizer: optimizer, ema: ema,
-                              loss: FlowMatchingLoss(selfConditioningRate: config.train.selfConditioningRate),
-                              gradientClip: config.train.gradientClip,
-                              drawGenerator: try Generator(seed: config.train.seed &+ 1),
-                              dropoutGenerator: try Generator(seed: config.train.seed &+ 2))
+                                 loss: FlowMatchingLoss(selfConditioningRate: config.train.selfConditioningRate),
+                                 gradientClip: config.train.gradientClip,
+                                 drawGenerator: try Generator(seed: config.train.seed &+ 1),
+                                 dropoutGenerator: try Generator(seed: config.train.seed &+ 2))
         dataGenerator = try Generator(seed: config.train.seed &+ 4)
         stream = try data.stream(seed: config.train.seed &+ 3)
 
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"))
-        if let checkpoint {
-            try restore(checkpoint)
-            let dropped = try directory.truncateMetrics(after: step)
-            if dropped > 0 { logger.info("metrics.jsonl: dropped \(dropped) line(s) past step \(step), which will be trained again") }
-        }
+        if let checkpoint { try restore(checkpoint) }
         try Data(try config.json().utf8).write(to: runDirectory.appendingPathComponent("run.json"), options: .atomic)
     }
 
