@@ -130,8 +130,7 @@ extension Module {
         let own = Dictionary(stateDict(), uniquingKeysWith: { a, _ in a })
         for key in weights.keys.sorted() {
             guard let current = own[key], let incoming = weights[key] else { continue }
-            let fits = current.dtype.isFloatingPoint ? incoming.dtype.isFloatingPoint : incoming.dtype == current.dtype
-            if !fits { return (key, current.dtype, incoming.dtype) }
+            if !LoadReport.loadable(incoming.dtype, into: current.dtype) { return (key, current.dtype, incoming.dtype) }
         }
         return nil
     }

@@ -14,14 +14,24 @@ public struct LoadReport: Sendable, CustomStringConvertible {
     public var unexpected: [String] = []
     /// Keys present on both sides with different shapes.
     public var mismatched: [Mismatch] = []
+    /// Keys whose values come in a dtype the module's tensor cannot take (`LoadReport.loadable`).
+    public var wrongDType: [(key: String, expected: DType, found: DType)] = []
     /// Keys whose values were copied in.
     public var loaded: Int = 0
 
-    public var isClean: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty }
+    public var isClean: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty && wrongDType.isEmpty }
+
+    /// Whether a value of dtype `incoming` may be loaded into a tensor of dtype `current`: any float dtype into a
+    /// float tensor (fp16/bf16 files into fp32 models), otherwise exactly the same dtype — integer data relabelled
+    /// or meant for another tensor must not be converted into weights.
+    public static func loadable(_ incoming: DType, into current: DType) -> Bool {
+        current.isFloatingPoint ? incoming.isFloatingPoint : incoming == current
+    }
 
     /// A readable multi-line report, listing at most `limit` keys per category.
     public func render(limit: Int = 20) -> String {
-        var lines = ["loaded \(loaded) tensors; \(missing.count) missing, \(unexpected.count) unexpected, \(mismatched.count) mis-shaped"]
+        var lines = ["loaded \(loaded) tensors; \(missing.count) missing, \(unexpected.count) unexpected, \(mismatched.count) mis-shaped"
+                     + (wrongDType.isEmpty ? "" : ", \(wrongDType.count) of a wrong dtype")]
         func list(_ title: String, _ items: [String]) {
             guard !items.isEmpty else { return }
             lines.append("  \(title):")
@@ -31,6 +41,7 @@ public struct LoadReport: Sendable, CustomStringConvertible {
         list("missing", missing)
         list("unexpected", unexpected)
         list("mis-shaped", mismatched.map { "\($0.key): model \($0.expected), file \($0.found)" })
+        list("wrong dtype", wrongDType.map { "\($0.key): model \($0.expected), file \($0.found)" })
         return lines.joined(separator: "\n")
     }
 
@@ -67,6 +78,10 @@ extension Module {
             guard let incoming = weights[key] else { report.missing.append(key); continue }
             guard incoming.shape == current.shape else {
                 report.mismatched.append(.init(key: key, expected: current.shape, found: incoming.shape))
+                continue
+            }
+            guard LoadReport.loadable(incoming.dtype, into: current.dtype) else {
+                report.wrongDType.append((key, current.dtype, incoming.dtype))
                 continue
             }
             plan.append((slot, incoming))

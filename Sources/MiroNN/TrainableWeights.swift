@@ -12,6 +12,6 @@ extension Module {
             throw StateDictError(source: source, report: report)
         }
         let report = try load(weights, strict: false, source: source)
-        guard report.mismatched.isEmpty, report.unexpected.isEmpty else { throw StateDictError(source: source, report: report) }
+        guard report.mismatched.isEmpty, report.unexpected.isEmpty, report.wrongDType.isEmpty else { throw StateDictError(source: source, report: report) }
     }
 }

@@ -153,6 +153,7 @@ public final class ReleaseFolder {
         let bufferReport = try normalization.load(buffers, strict: false, source: weightsURL.path)
         report.unexpected = (report.unexpected + unexpected).sorted()
         report.mismatched += bufferReport.mismatched
+        report.wrongDType += bufferReport.wrongDType
         guard report.isClean else { throw StateDictError(source: weightsURL.path, report: report) }
         report.loaded += bufferReport.loaded
         if skipped > 0 { logger.debug("\(weightsURL.path): skipped \(skipped) VAE tensors (postprocessing.vae.*)") }

@@ -44,7 +44,7 @@ public struct RunDirectory: Sendable {
         let newest = Checkpoint.list(in: checkpoints).last.map { ", newest checkpoint step \($0.step)" } ?? ""
         guard overwrite else {
             throw TrainingError.badConfig("\(url.path) already holds a run (\(earlier.count) files\(newest)); continue it with "
-                + "--resume, choose another --run directory, or pass --overwrite to replace it")
+                + "--resume, choose another directory, or (miro train) pass --overwrite to replace it")
         }
         for file in earlier { try FileManager.default.removeItem(at: file) }
         logger.info("--overwrite: removed the earlier run's \(earlier.count) files from \(url.path)")

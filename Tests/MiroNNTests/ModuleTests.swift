@@ -161,3 +161,21 @@ func shapes(_ m: Module) -> [String: [Int]] {
         #expect(try copy.weight.doubles() == ema.shadow[0].tensor.doubles())
     }
 }
+
+/// `Module.load` takes any float dtype into a float tensor, but never integer data (a relabelled tensor or one
+/// meant for another slot): strict loads refuse it by key, non-strict loads skip it.
+@Suite struct LoadDTypeTests {
+    @Test func integerDataIsNotLoadedIntoFloatWeights() throws {
+        let layer = try Linear(4, 3)
+        let before = try layer.weight.floats()
+        var weights = layer.stateDict().reduce(into: [String: Tensor]()) { $0[$1.0] = $1.1 }
+        weights["weight"] = try Tensor([Int32](repeating: 7, count: 12), shape: [3, 4])
+        let error = try #require(throws: StateDictError.self) { try layer.load(weights, source: "file.safetensors") }
+        #expect(error.report.wrongDType.map(\.key) == ["weight"] && error.description.contains("wrong dtype"), "\(error)")
+        let report = try layer.load(weights, strict: false)
+        #expect(report.wrongDType.count == 1 && report.loaded == weights.count - 1)
+        #expect(try layer.weight.floats() == before, "the integer tensor must not have been copied in")
+        weights["weight"] = try layer.weight.to(.float16)
+        #expect(try layer.load(weights).isClean, "float16 into float32 stays allowed")
+    }
+}
