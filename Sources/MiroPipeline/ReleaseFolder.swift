@@ -140,16 +140,16 @@ public final class ReleaseFolder {
                 unexpected.append(key)
             }
         }
-        if let bad = model.dtypeMismatch(modelWeights) {
-            throw ReleaseError.badFile(path: weightsURL.path, message: "tensor '\(bad.key)' has dtype \(bad.found.safeTensors.rawValue), "
-                                       + "but the model's \(bad.expected) tensor needs \(bad.expected.isFloatingPoint ? "a float dtype (F32, F16, BF16)" : bad.expected.safeTensors.rawValue)")
-        }
-        for (key, value) in buffers where !value.dtype.isFloatingPoint {
-            throw ReleaseError.badFile(path: weightsURL.path, message: "tensor '\(key)' has dtype \(value.dtype.safeTensors.rawValue), but needs a float dtype")
-        }
-        var report = try model.load(modelWeights, strict: false, source: weightsURL.path)
         // The buffers are optional (`strict=False` officially): absent ones keep the config's values.
         let normalization = try NormalizationBuffers(preprocessing: defaultPre, postprocessing: defaultPost)
+        // Checked before anything is copied, naming the safetensors dtype (Module.load would refuse it too).
+        for (module, weights) in [(model as Module, modelWeights), (normalization, buffers)] {
+            if let bad = module.dtypeMismatch(weights) {
+                throw ReleaseError.badFile(path: weightsURL.path, message: "tensor '\(bad.key)' has dtype \(bad.found.safeTensors.rawValue), "
+                    + "but the model's \(bad.expected) tensor needs \(bad.expected.isFloatingPoint ? "a float dtype (F32, F16, BF16)" : bad.expected.safeTensors.rawValue)")
+            }
+        }
+        var report = try model.load(modelWeights, strict: false, source: weightsURL.path)
         let bufferReport = try normalization.load(buffers, strict: false, source: weightsURL.path)
         report.unexpected = (report.unexpected + unexpected).sorted()
         report.mismatched += bufferReport.mismatched

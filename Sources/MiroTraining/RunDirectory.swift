@@ -36,8 +36,9 @@ public struct RunDirectory: Sendable {
         return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".png") }.sorted().map { dir.appendingPathComponent($0) }
     }
 
-    /// Refuses to start a new run over an earlier one unless `overwrite`, in which case that run's own files
-    /// (run.json, metrics, checkpoints, sample grids) are removed and nothing else.
+    /// Refuses to start a new run over an earlier one unless `overwrite` (`--overwrite`, or a resume of a run that
+    /// never reached its first checkpoint), in which case that run's own files (run.json, metrics, checkpoints,
+    /// sample grids) are removed and nothing else.
     public func prepareForNewRun(overwrite: Bool, logger: Logger) throws {
         let earlier = existingRunFiles
         guard !earlier.isEmpty else { return }
@@ -47,7 +48,7 @@ public struct RunDirectory: Sendable {
                 + "--resume, choose another directory, or (miro train) pass --overwrite to replace it")
         }
         for file in earlier { try FileManager.default.removeItem(at: file) }
-        logger.info("--overwrite: removed the earlier run's \(earlier.count) files from \(url.path)")
+        logger.info("removed the earlier run's \(earlier.count) files from \(url.path)")
     }
 
     /// Removes the temporary files an interrupted atomic write left in the run (`.<name>.<id>.tmp` beside

@@ -37,7 +37,9 @@ public final class Trainer {
     let metrics: MetricsLog
     private var nonFiniteStreak = 0
 
-    public var checkpointDirectory: URL { runDirectory.appendingPathComponent("checkpoints") }
+    /// The run directory's layout (checkpoints, samples, run.json, metrics).
+    public var files: RunDirectory { RunDirectory(runDirectory) }
+    public var checkpointDirectory: URL { files.checkpoints }
 
     /// The configuration a resumed run continues with: the one stored in its newest checkpoint with
     /// `overrides` applied (nil when `runDirectory` has no checkpoint).
@@ -114,9 +116,9 @@ public final class Trainer {
         stream = try data.stream(seed: config.train.seed &+ 3)
 
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-        metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"))
+        metrics = try MetricsLog(url: directory.metrics)
         if let checkpoint { try restore(checkpoint) }
-        try Data(try config.json().utf8).write(to: runDirectory.appendingPathComponent("run.json"), options: .atomic)
+        try Data(try config.json().utf8).write(to: directory.runJSON, options: .atomic)
     }
 
     // MARK: One step

@@ -89,7 +89,7 @@ public enum TrainingSession {
         settings.steps = trainer.config.train.sampleSteps
         settings.guidance = trainer.config.train.guidance
         settings.seed = 1234
-        let url = trainer.runDirectory.appendingPathComponent("samples").appendingPathComponent(String(format: "step-%07d.png", step))
+        let url = trainer.files.samples.appendingPathComponent(String(format: "step-%07d.png", step))
         let rows = try SampleGrid.write(pipeline, settings: settings, to: url)
         logger.info("sample grid \(url.path) (rows: \(rows.joined(separator: ", ")))")
     }
