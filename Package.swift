@@ -95,19 +95,23 @@ let package = Package(
             ],
             path: "Sources/MiroCLI"
         ),
+        // Helpers shared by several test targets (test targets cannot depend on one another).
+        .target(name: "MiroTestSupport", dependencies: ["MiroModels", "MiroPipeline", "MiroShapes", "MiroTraining", logging],
+                path: "Tests/MiroTestSupport"),
         tests("MiroFormatsTests", ["MiroFormats"], fixtures: true),
         tests("MiroEngineTests", ["MiroEngine", "MiroNN", "MiroFormats"]),
         tests("MiroNNTests", ["MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO"], fixtures: true),
         tests("MiroModelsTests", ["MiroEngine", "MiroNN", "MiroModels", "MiroIO"], fixtures: true),
         tests("MiroDataTests", ["MiroFormats", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"], fixtures: true),
         tests("MiroPipelineTests", ["MiroEngine", "MiroNN", "MiroIO", "MiroFormats", "MiroModels", "MiroImage", "MiroShapes",
-                                    "MiroPipeline", "MiroTraining"], fixtures: true),
+                                    "MiroPipeline", "MiroTraining", "MiroTestSupport"], fixtures: true),
         tests("MiroTrainingTests", ["MiroEngine", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData",
-                                    "MiroShapes", "MiroPipeline", "MiroTraining"]),
+                                    "MiroShapes", "MiroPipeline", "MiroTraining", "MiroTestSupport"]),
         tests("MiroEvalTests", ["MiroEngine", "MiroModels", "MiroImage", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining",
-                                "MiroEval"]),
-        // Runs the built `miro` executable (no module dependencies: it only needs the product built beside it).
-        tests("MiroCLITests", []),
+                                "MiroEval", "MiroTestSupport"]),
+        // Runs the built `miro` executable (it needs the product built beside it; the support target only for
+        // editing checkpoint files).
+        tests("MiroCLITests", ["MiroTestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -2,6 +2,7 @@ import Foundation
 import MiroEval
 import MiroPipeline
 import Testing
+import MiroTestSupport
 
 /// The evaluation entry points refuse image counts they cannot hold (before generating anything), instead of
 /// trapping on `Array(repeating:count:)` or allocating for hours.

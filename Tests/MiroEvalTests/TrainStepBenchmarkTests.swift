@@ -1,4 +1,5 @@
 import Testing
+import MiroTestSupport
 import MiroEngine
 import MiroEval
 import MiroModels

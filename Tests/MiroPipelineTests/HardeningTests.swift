@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MiroTestSupport
 import MiroEngine
 import MiroFormats
 import MiroIO

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MiroTestSupport
 import MiroImage
 import MiroPipeline
 import MiroShapes

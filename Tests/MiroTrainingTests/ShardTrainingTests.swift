@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MiroTestSupport
 import MiroData
 import MiroModels
 import MiroPipeline

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import MiroTestSupport
 import MiroData
 import MiroEngine
 import MiroIO

@@ -3,8 +3,8 @@ import Foundation
 /// Edits a safetensors file in place the way a corrupted or tampered download would differ: the JSON
 /// header rewritten (keys, dtypes, metadata; the data offsets stay valid because the buffer is
 /// unchanged), or bytes of one tensor overwritten. Foundation only, so no reader check is bypassed.
-enum SafeTensorsSurgery {
-    static func split(_ url: URL) throws -> (header: [String: Any], buffer: Data) {
+public enum SafeTensorsSurgery {
+    public static func split(_ url: URL) throws -> (header: [String: Any], buffer: Data) {
         let data = try Data(contentsOf: url)
         let n = data.prefix(8).enumerated().reduce(0) { $0 | (Int($1.element) << (8 * $1.offset)) }
         let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as! [String: Any]
@@ -12,7 +12,7 @@ enum SafeTensorsSurgery {
     }
 
     /// Rewrites the header through `edit`.
-    static func editHeader(_ url: URL, _ edit: (inout [String: Any]) throws -> Void) throws {
+    public static func editHeader(_ url: URL, _ edit: (inout [String: Any]) throws -> Void) throws {
         var (header, buffer) = try split(url)
         try edit(&header)
         var json = try JSONSerialization.data(withJSONObject: header)
@@ -24,7 +24,7 @@ enum SafeTensorsSurgery {
     }
 
     /// Changes the dtype string of `tensor` (same byte length: F32 → I32).
-    static func relabel(_ url: URL, tensor: String, as dtype: String) throws {
+    public static func relabel(_ url: URL, tensor: String, as dtype: String) throws {
         try editHeader(url) { header in
             var entry = header[tensor] as! [String: Any]
             entry["dtype"] = dtype
@@ -33,7 +33,7 @@ enum SafeTensorsSurgery {
     }
 
     /// Sets metadata `key` (nil removes it).
-    static func setMetadata(_ url: URL, _ key: String, _ value: String?) throws {
+    public static func setMetadata(_ url: URL, _ key: String, _ value: String?) throws {
         try editHeader(url) { header in
             var meta = header["__metadata__"] as? [String: String] ?? [:]
             meta[key] = value
@@ -42,7 +42,7 @@ enum SafeTensorsSurgery {
     }
 
     /// Edits the run configuration JSON stored in a checkpoint's `miro.config` metadata.
-    static func editRunConfig(_ url: URL, _ edit: (inout [String: Any]) -> Void) throws {
+    public static func editRunConfig(_ url: URL, _ edit: (inout [String: Any]) -> Void) throws {
         try editHeader(url) { header in
             var meta = header["__metadata__"] as! [String: String]
             var config = try JSONSerialization.jsonObject(with: Data(meta["miro.config"]!.utf8)) as! [String: Any]
@@ -55,7 +55,7 @@ enum SafeTensorsSurgery {
     /// Overwrites the first element of every F32 tensor whose name starts with `prefix` with NaN;
     /// returns their names, sorted.
     @discardableResult
-    static func poison(_ url: URL, prefix: String) throws -> [String] {
+    public static func poison(_ url: URL, prefix: String) throws -> [String] {
         let data = try Data(contentsOf: url)
         let n = data.prefix(8).enumerated().reduce(0) { $0 | (Int($1.element) << (8 * $1.offset)) }
         let (header, _) = try split(url)
@@ -74,7 +74,7 @@ enum SafeTensorsSurgery {
     }
 
     /// Names of the tensors in the file (not `__metadata__`), sorted.
-    static func names(_ url: URL) throws -> [String] {
+    public static func names(_ url: URL) throws -> [String] {
         try split(url).header.keys.filter { $0 != "__metadata__" }.sorted()
     }
 }

@@ -5,11 +5,10 @@ import MiroPipeline
 import MiroShapes
 import MiroTraining
 
-// Shared by the suites of this target (MiroTrainingTests and MiroEvalTests each keep a copy: test targets
-// cannot depend on one another).
+// Helpers shared by the test targets (a library target, since test targets cannot depend on one another).
 
 /// A very small run configuration so that a few steps take well under a second.
-func microConfig(steps: Int, seed: UInt64 = 11) -> RunConfig {
+public func microConfig(steps: Int, seed: UInt64 = 11) -> RunConfig {
     var c = RunConfig()
     c.network = MIROConfig(
         dataSize: 32, dataDim: 16, numInputChannels: 3, numLatents: 8, latentsDim: 32, labelDim: 64, numCondTokens: 16,
@@ -28,20 +27,20 @@ func microConfig(steps: Int, seed: UInt64 = 11) -> RunConfig {
     return c
 }
 
-func tempDir() throws -> URL {
+public func tempDir() throws -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("miro-train-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir
 }
 
 /// A pipeline over a freshly initialised micro model (not trained).
-func untrainedPipeline(in dir: URL) throws -> ShapesPipeline {
+public func untrainedPipeline(in dir: URL) throws -> ShapesPipeline {
     let data = try ShapesTrainingSet(count: 16, seed: 1, encoder: ShapesTextEncoder(), logger: quietLogger)
     let t = try Trainer(runDirectory: dir, config: microConfig(steps: 1), data: data, resume: false, logger: quietLogger)
     return try ShapesPipeline(model: try t.emaModel(), config: t.config, step: 0)
 }
 
-let quietLogger: Logger = {
+public let quietLogger: Logger = {
     var l = Logger(label: "test")
     l.logLevel = .error
     return l
