@@ -16,27 +16,37 @@
 //   MiroEval      evaluations, sweeps, the convergence experiment, probes, benchmarks
 //   miro          the CLI
 //
-// Building against another libtorch (e.g. PyTorch 2.x with CUDA on a GPU machine):
-//   LIBTORCH=/path/to/libtorch swift build -c release
+// The engine, first found wins:
+//   1. LIBTORCH=/path/to/libtorch (a libtorch folder, or a PyTorch wheel's `torch/`, e.g. with CUDA on a GPU machine)
+//   2. .deps/torch-2.15.0/torch, which scripts/setup.sh downloads (PyTorch 2.15's CPU libraries)
+//   3. Debian's libtorch-dev 1.13 under /usr (kept as a fallback; the shim's #ifs say what differs)
 import Foundation
 import PackageDescription
 
 let env = ProcessInfo.processInfo.environment
-let torchRoot = env["LIBTORCH"]  // nil: Debian's libtorch-dev under /usr
+let localTorch = Context.packageDirectory + "/.deps/torch-2.15.0/torch"
+let torchRoot: String? = env["LIBTORCH"]
+    ?? (FileManager.default.fileExists(atPath: localTorch + "/lib/libtorch_cpu.so") ? localTorch : nil)
 let torchIncludes = torchRoot.map { ["\($0)/include", "\($0)/include/torch/csrc/api/include"] }
     ?? ["/usr/include/torch/csrc/api/include"]
 let torchLibDirs = torchRoot.map { ["\($0)/lib"] } ?? []
 let torchCUDA = torchRoot.map { FileManager.default.fileExists(atPath: "\($0)/lib/libtorch_cuda.so") } ?? false
+// ATen 2.x needs C++20; Debian's 1.13 headers do not compile as C++20.
+let torch2 = torchRoot.map { FileManager.default.fileExists(atPath: "\($0)/include/torch/headeronly/version.h")
+    || FileManager.default.fileExists(atPath: "\($0)/include/ATen/ops") } ?? false
 
 var shimFlags: [String] = torchIncludes.flatMap { ["-isystem", $0] }
 shimFlags += ["-O2", "-Wno-deprecated-declarations"]
 if torchCUDA { shimFlags += ["-DMT_WITH_CUDA=1"] }
 // PyTorch's pip wheels up to 2.5 are built with the pre-C++11 std::string ABI: TORCH_CXX11_ABI=0.
 if env["TORCH_CXX11_ABI"] == "0" { shimFlags += ["-D_GLIBCXX_USE_CXX11_ABI=0"] }
-var shimLinker: [LinkerSetting] = [.linkedLibrary("torch_cpu"), .linkedLibrary("c10"), .linkedLibrary("torch")]
+// Only the CPU libraries are linked (a wheel's libtorch.so would pull in the whole CUDA set). A wheel's
+// libtorch_cpu.so finds its CUDA runtime stubs through its own RPATH ($ORIGIN/../../nvidia/cu13/lib).
+var shimLinker: [LinkerSetting] = [.linkedLibrary("torch_cpu"), .linkedLibrary("c10")]
 if !torchLibDirs.isEmpty {
     shimLinker.append(.unsafeFlags(torchLibDirs.flatMap { ["-L\($0)", "-Xlinker", "-rpath", "-Xlinker", $0] }))
 }
+if torchCUDA || torchRoot == nil { shimLinker.append(.linkedLibrary("torch")) }
 if torchCUDA { shimLinker += [.linkedLibrary("torch_cuda"), .linkedLibrary("c10_cuda")] }
 
 /// The project modules each target depends on: one line per target, checked by scripts/check-module-graph.sh.
@@ -113,5 +123,5 @@ let package = Package(
         // editing checkpoint files).
         tests("MiroCLITests", ["MiroTestSupport"]),
     ],
-    cxxLanguageStandard: .cxx17
+    cxxLanguageStandard: torch2 ? .cxx20 : .cxx17
 )

@@ -148,6 +148,9 @@ struct GradientCheckNNTests {
         let out = try Tensor.scaledDotProductAttention(q, k, v, mask: m)
         #expect(try out.doubles() == [3, 4, 3, 4])                  // mean of rows 0 and 2
         try out.sum().backward()
-        #expect(try #require(v.grad).doubles() == [1, 1, 0, 0, 1, 1])
+        // Exactly zero where masked; libtorch 2.x's fused kernel gives the others to within rounding.
+        let grad = try #require(v.grad).doubles()
+        #expect(grad[2] == 0 && grad[3] == 0, "masked rows: \(grad)")
+        for i in [0, 1, 4, 5] { #expect(Swift.abs(grad[i] - 1) <= 1e-12, "grad[\(i)] = \(grad[i])") }
     }
 }

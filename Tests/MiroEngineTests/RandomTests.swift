@@ -55,7 +55,9 @@ struct RandomTests {
         // nn.init.trunc_normal_ under torch.manual_seed(11): same algorithm, same stream.
         let t = try Tensor.empty([8])
         try t.truncNormal_(std: 0.02, lo: -0.04, hi: 0.04, generator: g(11))
-        for (x, y) in zip(try t.floats(), RandomFixtures.truncNormalSeed11) { #expect(Swift.abs(x - y) <= 1e-9) }
+        // The fixture comes from torch 1.13; libtorch 2.x computes the inverse erf in a vectorised kernel that
+        // can differ by an ulp or two (same draws, same algorithm).
+        for (x, y) in zip(try t.floats(), RandomFixtures.truncNormalSeed11) { #expect(Swift.abs(x - y) <= 2 * y.ulp) }
     }
 
     @Test func stateRoundTripReproducesTheContinuation() throws {
