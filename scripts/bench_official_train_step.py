@@ -2,33 +2,25 @@
 """Time the OFFICIAL MIRO training step (PyTorch, miro-t2i 0.1.4) on CPU, for comparison with
 `miro bench train` (Sources/MiroCLI/Commands/BenchTrain.swift, Sources/MiroTraining/TrainStepBenchmark.swift).
 
-HOW TO RUN (from the repository root, Debian bookworm python, no venv):
+HOW TO RUN: scripts/bench-vs-pytorch.sh does all of it (PyTorch 2.15 from PyPI in .deps/, the miro-t2i wheel,
+the release build, both presets, several alternated runs). By hand, from the repository root:
 
-    pip download --no-deps miro-t2i==0.1.4 -d /tmp/wheels      # only if the wheel is not there yet
-    pip install --no-deps --target /tmp/pydeps einops==0.8.0    # pure-python wheel, any pip works
-    PYTHONPATH=/tmp/pydeps /usr/bin/python3 scripts/bench_official_train_step.py \
-        --preset small --batch 8 --threads 1 [--steps 5 --warmup 2 --json]
+    PYTHONPATH=.deps/pytorch-2.15.0-python python3 scripts/bench_official_train_step.py \
+        --preset small --batch 8 --threads 2 [--steps 5 --warmup 2 --json] [--precision bf16-mixed] \
+        [--lockstep-swift .build/release/miro]
 
-    and beside it, with the same options:
-    /tmp/build-bench/release/miro bench train --preset small --batch 8 --threads 1
-
-    or both in one run, alternating step by step (the way to compare on a busy machine):
-    PYTHONPATH=/tmp/pydeps /usr/bin/python3 scripts/bench_official_train_step.py \
-        --preset small --batch 8 --threads 1 --lockstep-swift /tmp/build-bench/release/miro
-
-  * Interpreter and pinned versions as scripts/make_model_fixtures.py (asserted): Debian's
-    /usr/bin/python3 with python3-torch 1.13.1 (reports torch.__version__ == "1.13.0a0"),
-    python3-numpy 1.24.2, einops 0.8.0 on PYTHONPATH. Debian's python3-torch runs on the same
-    libtorch 1.13 / OpenBLAS shared libraries as the Swift binary, so the comparison measures the
-    two front ends (Swift + C shim vs Python + official modules), not two builds of the kernels.
+  * Engines: PyTorch 2.15.0 from PyPI (the libtorch the Swift build links: the comparison measures the two front
+    ends, Swift + C shim vs Python + the official modules, on the same kernels), or Debian's python3-torch 1.13
+    (reports "1.13.0a0") for the old engine. einops 0.8.0 either way (asserted).
   * The official code is executed straight out of the wheel (RECORD hashes checked), as modules of
     stub packages (miro/__init__.py is not run): networks/{positional_embeddings,transformers,rin}.py,
     preconditioning.py, scheduler.py, loss.py, utils/optimizers.py, utils/lr_scheduler.py.
     No MIRO code is copied into this repository.
-  * torch 1.13 lacks F.scaled_dot_product_attention: it is aliased to the same unfused math the
-    Swift engine's shim runs on libtorch 1.13 (Sources/CTorch/shim.cpp, mt_attention):
-    softmax((q*scale) @ k^T masked to -inf where attn_mask is False) @ v, rows whose keys are all
-    masked set to 0.
+  * torch >= 2 runs the official code's own F.scaled_dot_product_attention (fused on CPU), as the Swift shim does
+    on libtorch 2.x; torch 1.13 lacks it, so there it is aliased to the unfused math the shim runs on 1.13
+    (Sources/CTorch/ops.cpp, mt_attention).
+  * --precision bf16-mixed: the forward (both passes of the loss) under torch.autocast("cpu", torch.bfloat16), as
+    Lightning's "bf16-mixed"; parameters, gradients, optimizer and EMA stay float32.
 
 What one step is (the step of DiffusionModule.training_step + Lightning's optimisation, and of the
 Swift Trainer.trainStep):
@@ -139,6 +131,26 @@ def sdpa_math(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     return torch.matmul(p, value)
 
 
+FUSED_SDPA = getattr(torch.nn.functional, "scaled_dot_product_attention", None)
+
+
+def sdpa_fused(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """torch's own fused attention, counted like sdpa_math."""
+    if FLOPS["on"]:
+        b_h = query.numel() // (query.size(-2) * query.size(-1))
+        FLOPS["count"] += 4 * b_h * query.size(-2) * key.size(-2) * query.size(-1)
+    return FUSED_SDPA(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale)
+
+
+def check_versions():
+    tv = torch.__version__.split("+")[0]
+    deb = nnfx.debian_torch_version()
+    ok = tv == "2.15.0" or (tv in ("1.13.0a0", "1.13.1") and (deb or "").startswith("1.13"))
+    assert ok, f"need torch 2.15.0 (PyPI) or Debian's 1.13, got {torch.__version__}"
+    import einops
+    assert einops.__version__ == nnfx.EINOPS_VERSION, f"need einops {nnfx.EINOPS_VERSION}, got {einops.__version__}"
+
+
 def count_linear(module, inputs, output):
     if FLOPS["on"]:
         x = inputs[0]
@@ -161,6 +173,7 @@ def main():
                     help="torch intra-op threads (default: OMP_NUM_THREADS, else half the cores, as the Swift side)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16-mixed"])
     ap.add_argument("--wheel", default=None)
     ap.add_argument("--lockstep-swift", metavar="MIRO", default=None,
                     help="path of the miro binary: run its `bench train --lockstep` beside this one, alternating "
@@ -168,7 +181,7 @@ def main():
     args = ap.parse_args()
     if args.batch < 1 or args.steps < 1 or args.warmup < 0 or args.text_tokens < 80:
         ap.error("--batch, --steps >= 1, --warmup >= 0, --text-tokens >= 80")
-    nnfx.check_versions()
+    check_versions()
     threads = args.threads
     if threads is None:
         env = os.environ.get("OMP_NUM_THREADS", "")
@@ -176,7 +189,10 @@ def main():
     torch.set_num_threads(threads)
 
     mods = load_official(nnfx.find_wheel(args.wheel))
-    torch.nn.functional.scaled_dot_product_attention = sdpa_math
+    if FUSED_SDPA is None:
+        torch.nn.functional.scaled_dot_product_attention = sdpa_math
+    else:
+        torch.nn.functional.scaled_dot_product_attention = sdpa_fused
     T, R, P, S, L, O, LR_S = (mods["transformers"], mods["rin"], mods["preconditioning"], mods["scheduler"],
                               mods["loss"], mods["optimizers"], mods["lr_scheduler"])
 
@@ -246,8 +262,9 @@ def main():
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
         t0 = time.perf_counter()
-        loss, _ = loss_fn(pre, network, ema_network, dict(batch), global_step=k, generator=None)
-        loss = loss.mean()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed"):
+            loss, _ = loss_fn(pre, network, ema_network, dict(batch), global_step=k, generator=None)
+        loss = loss.float().mean()
         loss_value = loss.item()
         t1 = time.perf_counter()
         if not math.isfinite(loss_value):
@@ -280,7 +297,7 @@ def main():
     if not args.json:
         print(f"miro bench train | pytorch | preset {args.preset} | {params / 1e6:.2f}M params | batch {b} | "
               f"text {n} tokens (30-80 real) | {len(REWARD_KEYS)} rewards | threads {torch.get_num_threads()} | "
-              f"torch {torch.__version__}")
+              f"torch {torch.__version__} | {args.precision}")
     swift = start_swift(args, threads) if args.lockstep_swift else None
     for i in range(args.warmup):
         t = run_step()
@@ -312,7 +329,7 @@ def main():
         lock = {"ratio_samples_per_s": median(pair), "ratio_min": pair[0], "ratio_max": pair[-1],
                 "pair_ratios": pair, "note": "Swift samples/s over PyTorch samples/s, per alternated step pair"}
     if args.json:
-        extra = dict(torch=torch.__version__, warmup=args.warmup, steps=args.steps, real_tokens=[30, 80],
+        extra = dict(torch=torch.__version__, precision=args.precision, warmup=args.warmup, steps=args.steps, real_tokens=[30, 80],
                      rewards=len(REWARD_KEYS))
         for r in results:
             r.update(extra)
@@ -376,6 +393,8 @@ def start_swift(args, threads):
     cmd = [args.lockstep_swift, "bench", "train", "--preset", args.preset, "--batch", str(args.batch),
            "--warmup", str(args.warmup), "--text-tokens", str(args.text_tokens), "--threads", str(threads),
            "--seed", str(args.seed), "--json", "--lockstep"]
+    if args.precision != "fp32":
+        cmd[-2:-2] = ["--precision", args.precision]
     return SwiftLockstep(cmd)
 
 

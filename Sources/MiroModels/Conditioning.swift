@@ -14,19 +14,26 @@ public struct MIROConditioning: Sendable {
     public var text: Tensor
     public var textMask: Tensor
     public var rewards: Tensor
+    /// The network's condition tokens for this text and these rewards (`MIRONetwork.encoding`), when already
+    /// computed: in eval mode they do not change from one sampling step to the next, so the sampler computes them
+    /// once instead of running the text transformer at every step. Every transform below except `stacked` drops it.
+    public var encoded: Tensor?
 
-    public init(text: Tensor, textMask: Tensor, rewards: Tensor) {
+    public init(text: Tensor, textMask: Tensor, rewards: Tensor, encoded: Tensor? = nil) {
         self.text = text
         self.textMask = textMask
         self.rewards = rewards
+        self.encoded = encoded
     }
 
     public var batchSize: Int { text.size(0) }
 
     /// Rows of both, stacked along the batch (the CFG batch: positive rows first).
     public static func stacked(_ a: MIROConditioning, _ b: MIROConditioning) throws -> MIROConditioning {
-        try MIROConditioning(text: Tensor.cat([a.text, b.text]), textMask: Tensor.cat([a.textMask, b.textMask]),
-                             rewards: Tensor.cat([a.rewards, b.rewards]))
+        var encoded: Tensor? = nil
+        if let ea = a.encoded, let eb = b.encoded { encoded = try Tensor.cat([ea, eb]) }
+        return try MIROConditioning(text: Tensor.cat([a.text, b.text]), textMask: Tensor.cat([a.textMask, b.textMask]),
+                                    rewards: Tensor.cat([a.rewards, b.rewards]), encoded: encoded)
     }
 
     /// Text padded with zero tokens (mask false) up to `length` tokens; unchanged when already that long.
@@ -36,6 +43,22 @@ public struct MIROConditioning: Sendable {
         // torch.cat([emb, torch.zeros(B, length - n, D)], dim=1); masks padded with False
         return try MIROConditioning(text: text.padded([0, 0, 0, length - n]),
                                     textMask: textMask.to(.bool).padded([0, length - n], value: 0), rewards: rewards)
+    }
+
+    /// The text cut after the last token any row attends to (at least one token is kept).
+    ///
+    /// Padding tokens enter the network only as masked attention keys (the text transformer's self-attention and the
+    /// RIN blocks' cross-attention to the conditioning), so without them every output is the same up to float
+    /// rounding — and their work is skipped: T5 text is padded to 256 tokens, real captions are often a fifth of
+    /// that, and the text transformer's attention grows with the square of the length. The official code keeps
+    /// the padding; the trainer and the sampler call this once per batch (one read of the mask on the host).
+    public func trimmingPadding() throws -> MIROConditioning {
+        let n = text.size(1)
+        guard n > 1 else { return self }
+        let used = try textMask.ne(0).any([0]).to(.float32).floats()
+        let keep = max(1, (used.lastIndex { $0 != 0 } ?? 0) + 1)
+        guard keep < n else { return self }
+        return try MIROConditioning(text: text.slice(1, 0, keep), textMask: textMask.slice(1, 0, keep), rewards: rewards)
     }
 
     /// Repeats a batch-1 conditioning to `batchSize` rows (text, mask and rewards).

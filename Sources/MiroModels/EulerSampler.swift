@@ -35,6 +35,11 @@ public struct EulerSampler: Sequence {
     /// The positive (conditional) branch and the negative one, padded to the same text length.
     public let positive: MIROConditioning
     public let negative: MIROConditioning
+    /// What the steps feed the network, prepared once: the stacked CFG batch (guided steps) and the positive branch
+    /// alone (unguided steps), text padding trimmed and, in eval mode, condition tokens computed (they do not
+    /// depend on x or γ). Only the ones some step uses.
+    let guidedBatch: MIROConditioning?
+    let unguidedBatch: MIROConditioning?
     public var steps: Int
     public var guidanceScale: Double
     public var guidanceType: GuidanceType
@@ -56,6 +61,14 @@ public struct EulerSampler: Sequence {
         let length = Swift.max(pos.text.size(1), neg.text.size(1))
         pos = try pos.paddingText(to: length)
         neg = try neg.paddingText(to: length)
+        let schedule = EulerSampler.guidanceSchedule(steps: steps, scale: guidanceScale, type: guidanceType,
+                                                     start: guidanceStartStep, end: guidanceEndStep)
+        func prepare(_ c: MIROConditioning) throws -> MIROConditioning {
+            let trimmed = try c.trimmingPadding()
+            return model.network.training ? trimmed : try model.network.encoding(trimmed)
+        }
+        guidedBatch = schedule.contains { $0 != nil } ? try prepare(.stacked(pos, neg)) : nil
+        unguidedBatch = schedule.contains { $0 == nil } ? try prepare(pos) : nil
         self.model = model
         self.noise = noise
         self.positive = pos
@@ -97,10 +110,19 @@ public struct EulerSampler: Sequence {
 
     /// The guidance weight of step i, or nil when the step runs unguided.
     public func guidance(at step: Int) -> Double? {
+        Self.guidance(at: step, steps: steps, scale: guidanceScale, type: guidanceType, start: guidanceStartStep,
+                      end: guidanceEndStep)
+    }
+
+    static func guidance(at step: Int, steps: Int, scale: Double, type: GuidanceType, start: Int, end: Int?) -> Double? {
         // cfg_rate if guidance_type == "constant" else 2 * cfg_rate * (step / num_steps)
-        let w = guidanceType == .constant ? guidanceScale : 2 * guidanceScale * (Double(step) / Double(steps))
-        guard w > 0, step >= guidanceStartStep, guidanceEndStep.map({ step <= $0 }) ?? true else { return nil }
+        let w = type == .constant ? scale : 2 * scale * (Double(step) / Double(steps))
+        guard w > 0, step >= start, end.map({ step <= $0 }) ?? true else { return nil }
         return w
+    }
+
+    static func guidanceSchedule(steps: Int, scale: Double, type: GuidanceType, start: Int, end: Int?) -> [Double?] {
+        (0..<steps).map { guidance(at: $0, steps: steps, scale: scale, type: type, start: start, end: end) }
     }
 
     public func makeIterator() -> Iterator { Iterator(sampler: self) }
@@ -158,7 +180,8 @@ public struct EulerSampler: Sequence {
                 case .single(let z): try Tensor.cat([z, z])  // official: crash; both branches from z⁺
                 }
                 let out = try model(Tensor.cat([x, x]), gamma: Tensor.full([2 * b], Double(now)),
-                                    conditioning: .stacked(sampler.positive, sampler.negative), previousLatents: previous)
+                                    conditioning: sampler.guidedBatch ?? .stacked(sampler.positive, sampler.negative),
+                                    previousLatents: previous)
                 let v = try out.prediction.chunked(2)
                 let z = try out.latents.chunked(2)
                 // denoised_cond * (1 + cfg_rate) - denoised_uncond * cfg_rate
@@ -170,7 +193,7 @@ public struct EulerSampler: Sequence {
                 case .single(let z): z
                 case .pair(let c, _): c  // official: crash; the conditional latents continue
                 }
-                let out = try model(x, gamma: Tensor.full([b], Double(now)), conditioning: sampler.positive,
+                let out = try model(x, gamma: Tensor.full([b], Double(now)), conditioning: sampler.unguidedBatch ?? sampler.positive,
                                     previousLatents: previous)
                 velocity = out.prediction
                 latents = .single(out.latents)

@@ -116,7 +116,26 @@ public final class MIRONetwork: Module {
     public func callAsFunction(_ x: Tensor, gamma: Tensor, conditioning: MIROConditioning, previousLatents: Tensor? = nil,
                                dropoutGenerator: Generator? = nil) throws -> (output: Tensor, latents: Tensor) {
         try self(x, gamma: gamma, text: conditioning.text, textMask: conditioning.textMask,
-                 rewards: conditioning.rewards, previousLatents: previousLatents, dropoutGenerator: dropoutGenerator)
+                 rewards: conditioning.rewards, previousLatents: previousLatents, dropoutGenerator: dropoutGenerator,
+                 conditionTokens: conditioning.encoded)
+    }
+
+    /// `conditioning` with its condition tokens computed (`MIROConditioning.encoded`), for repeated calls in eval
+    /// mode on the same text and rewards (the sampler's steps). Throws in training mode, where reward dropout draws
+    /// a new mask at every call.
+    public func encoding(_ conditioning: MIROConditioning) throws -> MIROConditioning {
+        guard !training else {
+            throw MIROModelError.invalidInput("condition tokens can be reused in eval mode only (reward dropout draws anew)")
+        }
+        try checkConditioning(text: conditioning.text, textMask: conditioning.textMask, rewards: conditioning.rewards,
+                              batch: conditioning.text.rank == 3 ? conditioning.text.size(0) : -1)
+        let mask = try conditioning.textMask.dtype == .bool ? conditioning.textMask : conditioning.textMask.ne(0)
+        var c = conditioning
+        c.encoded = try withoutGrad {
+            try conditionTokens(text: conditioning.text, textMask: mask.to(device: parameterDevice),
+                                rewards: conditioning.rewards)
+        }
+        return c
     }
 
     /// The raw network output F (B, C, H, W) and the final latents z (B, L, latents_dim).
@@ -128,8 +147,10 @@ public final class MIRONetwork: Module {
     ///   - previousLatents: self-conditioning latents (B, L, latents_dim); nil skips the path
     ///     entirely (FlowPrecond passes zeros instead, which is *not* the same).
     ///   - dropoutGenerator: draws the reward-dropout mask in training mode.
+    ///   - conditionTokens: `conditionTokens(text:textMask:rewards:)` already computed for these inputs (eval mode).
     public func callAsFunction(_ x: Tensor, gamma: Tensor, text: Tensor, textMask: Tensor, rewards: Tensor,
-                               previousLatents: Tensor? = nil, dropoutGenerator: Generator? = nil) throws
+                               previousLatents: Tensor? = nil, dropoutGenerator: Generator? = nil,
+                               conditionTokens precomputed: Tensor? = nil) throws
         -> (output: Tensor, latents: Tensor)
     {
         let c = config
@@ -148,7 +169,14 @@ public final class MIRONetwork: Module {
         data = try dataNorm(data) + dataPosEmbedding.unsqueezed(0)
 
         let encodedNoise = try timeEmbedder(g)  // (B, latents_dim)
-        let mapped = try conditionTokens(text: text, textMask: mask, rewards: rewards, generator: dropoutGenerator)
+        if precomputed != nil && training {
+            throw MIROModelError.invalidInput("precomputed condition tokens are for eval mode only")
+        }
+        let mapped = try precomputed?.to(dtype, device: device)
+            ?? conditionTokens(text: text, textMask: mask, rewards: rewards, generator: dropoutGenerator)
+        guard mapped.size(0) == b, mapped.size(1) == condMask.count - 1 + mask.size(1) else {
+            throw MIROModelError.invalidInput("precomputed condition tokens \(mapped.shape) do not match this text and batch")
+        }
         // z = latents + encoded_noise.unsqueeze(1); cond = torch.cat([encoded_noise.unsqueeze(1), mapped], dim=1)
         var z = try latents.unsqueezed(0) + encodedNoise.unsqueezed(1)
         let cond = try Tensor.cat([encodedNoise.unsqueezed(1), mapped], dim: 1)
@@ -236,6 +264,20 @@ public final class MIRONetwork: Module {
         }
     }
 
+    private func checkConditioning(text: Tensor, textMask: Tensor, rewards: Tensor, batch b: Int) throws {
+        let c = config
+        func fail(_ m: String) -> MIROModelError { .invalidInput(m) }
+        guard text.rank == 3, text.size(0) == b, text.size(2) == c.labelDim else {
+            throw fail("text must be (\(b), n, \(c.labelDim)), got \(text.shape)")
+        }
+        guard textMask.shape == [b, text.size(1)] else {
+            throw fail("text mask must be (\(b), \(text.size(1))), got \(textMask.shape)")
+        }
+        guard rewards.shape == [b, c.numRewards] else {
+            throw fail("rewards must be (\(b), \(c.numRewards)) in the order \(c.coherenceKeys), got \(rewards.shape)")
+        }
+    }
+
     private func checkInputs(_ x: Tensor, text: Tensor, textMask: Tensor, rewards: Tensor) throws -> (Int, Tensor) {
         let c = config
         func fail(_ m: String) -> MIROModelError { .invalidInput(m) }
@@ -248,15 +290,7 @@ public final class MIRONetwork: Module {
             throw fail("x is \(s[2])×\(s[3]); the network takes \(c.dataSize)×\(c.dataSize) inputs (patch \(c.patchSize))")
         }
         let b = s[0]
-        guard text.rank == 3, text.size(0) == b, text.size(2) == c.labelDim else {
-            throw fail("text must be (\(b), n, \(c.labelDim)), got \(text.shape)")
-        }
-        guard textMask.shape == [b, text.size(1)] else {
-            throw fail("text mask must be (\(b), \(text.size(1))), got \(textMask.shape)")
-        }
-        guard rewards.shape == [b, c.numRewards] else {
-            throw fail("rewards must be (\(b), \(c.numRewards)) in the order \(c.coherenceKeys), got \(rewards.shape)")
-        }
+        try checkConditioning(text: text, textMask: textMask, rewards: rewards, batch: b)
         return (b, try textMask.dtype == .bool ? textMask : textMask.ne(0))
     }
 }

@@ -19,6 +19,9 @@ public final class TrainStep {
     /// t, noise and self-conditioning keep draws; reward dropout. Their states go into checkpoints.
     public let drawGenerator: Generator
     public let dropoutGenerator: Generator
+    /// Cut the text after the batch's longest caption before the loss (`MIROConditioning.trimmingPadding`: the same
+    /// result up to float rounding, less work). Off only to time the official amount of work.
+    public var trimsTextPadding = true
 
     /// Seconds spent in each phase of one step.
     public struct Timing: Sendable {
@@ -68,6 +71,7 @@ public final class TrainStep {
             defer { clock = now }
             return Double(now - clock) / 1e9
         }
+        let conditioning = trimsTextPadding ? try conditioning.trimmingPadding() : conditioning
         let out = try loss(model, x0: x0, conditioning: conditioning, generator: drawGenerator,
                            dropoutGenerator: dropoutGenerator)
         let lossValue = try out.loss.item()

@@ -70,11 +70,18 @@ struct SamplerAndTrainingTests {
         let c = m.config
         let bad = try MIROConditioning(text: Tensor.zeros([2, 4, c.labelDim + 1]), textMask: Tensor.ones([2, 4], dtype: .bool),
                                        rewards: Tensor.zeros([2, c.numRewards]))
-        let sampler = try EulerSampler(model: m, noise: Tensor.randn([2, 3, 8, 8]), positive: bad,
-                                       negative: bad, steps: 2)
-        var iterator = sampler.makeIterator()
-        guard case .failure(let error)? = iterator.next() else { Issue.record("expected a failure"); return }
-        #expect("\(error)".contains("text must be"))
+        // (found when the sampler prepares its condition tokens, before the first step)
+        let error = #expect(throws: MIROModelError.self) {
+            try EulerSampler(model: m, noise: Tensor.randn([2, 3, 8, 8]), positive: bad, negative: bad, steps: 2)
+        }
+        #expect("\(String(describing: error))".contains("text must be"))
+        // in training mode nothing is precomputed: the first step fails with the same message and ends the sequence
+        m.train()
+        defer { m.eval() }
+        var iterator = try EulerSampler(model: m, noise: Tensor.randn([2, 3, 8, 8]), positive: bad, negative: bad,
+                                        steps: 2).makeIterator()
+        guard case .failure(let stepError)? = iterator.next() else { Issue.record("expected a failure"); return }
+        #expect("\(stepError)".contains("text must be"))
         #expect(iterator.next().map { _ in true } == nil)
     }
 
