@@ -39,6 +39,9 @@ public final class EMA {
     public func update(_ model: Module) throws {
         if index.module !== model { index = ParameterIndex(model) }
         let d = currentDecay
+        var shadows: [Tensor] = [], params: [Tensor] = []
+        shadows.reserveCapacity(shadow.count)
+        params.reserveCapacity(shadow.count)
         try withoutGrad {
             for i in shadow.indices {
                 let name = shadow[i].name
@@ -48,9 +51,10 @@ public final class EMA {
                     s = try s.to(p.dtype, device: p.device)
                     shadow[i].tensor = s
                 }
-                try s.mul_(d)
-                try s.add_(p, alpha: 1 - d)
+                shadows.append(s)
+                params.append(p)
             }
+            try MultiTensor.emaUpdate(shadow: shadows, parameters: params, decay: d)
         }
         updates += 1
     }

@@ -3,6 +3,13 @@ import MiroNN
 
 /// Gradient utilities of the training loop.
 public enum Gradients {
+    /// The training step's NaN guard (`zeroNonFinite`, run only when the global norm is not finite — a finite norm
+    /// means every entry is) followed by `clipNorm`, in one shim call; returns the norm before clipping.
+    @discardableResult
+    public static func guardAndClip(_ parameters: [Tensor], maxNorm: Double) throws -> Double {
+        try MultiTensor.guardAndClipGradients(parameters, maxNorm: maxNorm).norm
+    }
+
     /// `torch.nn.utils.clip_grad_norm_`: rescales all gradients so their global 2-norm is at most
     /// `maxNorm`; returns the norm before clipping.
     @discardableResult

@@ -37,36 +37,25 @@ public final class Lamb: AdamFamily, Optimizer {
         try super.init(groups: groups)
     }
 
+    /// One step per group in a single shim call (`MultiTensor.lambStep`: the per-tensor operations of the formula
+    /// above, in the official order).
     public func step() throws {
         try withoutGrad {
             for group in try groupsForStep() {
                 let wd = group.weightDecay
-                let adapt = group.layerAdaptation ?? (wd > 0)
-                for (name, p) in group.parameters {
-                    guard let g = p.grad else { continue }
+                var params: [Tensor] = [], moments: [Tensor] = [], squares: [Tensor] = [], steps: [Int] = []
+                for (name, p) in group.parameters where p.grad != nil {
                     let s = try state(for: name, p)
                     s.step += 1
-                    try s.expAvg.mul_(beta1)
-                    try s.expAvg.add_(g, alpha: 1 - beta1)
-                    try s.expAvgSq.mul_(beta2)
-                    try s.expAvgSq.addcmul_(g, g, value: 1 - beta2)
-                    let bc1 = 1 - pow(beta1, Double(s.step))
-                    let bc2 = 1 - pow(beta2, Double(s.step))
-                    // adam_step = exp_avg_hat / exp_avg_sq_hat.sqrt().add(eps)
-                    let update = try (s.expAvg / bc1) / ((s.expAvgSq / bc2).sqrt() + eps)
-                    if wd != 0 && !decoupleWeightDecay { try update.add_(p, alpha: wd) }
-                    var alpha = -group.learningRate
-                    if adapt && !adamMode {
-                        // trust = where(‖w‖≠0, where(‖u‖≠0, ‖w‖/‖u‖, 1), 1), a tensor in the parameter's
-                        // dtype; `-lr * trust` is formed in that dtype too, as in Python.
-                        let wNorm = try p.norm(), uNorm = try update.norm()
-                        let one = try Tensor.ones([], dtype: wNorm.dtype, device: wNorm.device)
-                        let ratio = try Tensor.where_(wNorm.ne(0), Tensor.where_(uNorm.ne(0), wNorm / uNorm, one), one)
-                        alpha = try (ratio * -group.learningRate).item()
-                    }
-                    try p.add_(update, alpha: alpha)
-                    if wd != 0 && decoupleWeightDecay { try p.mul_(1 - wd) }
+                    params.append(p)
+                    moments.append(s.expAvg)
+                    squares.append(s.expAvgSq)
+                    steps.append(s.step)
                 }
+                try MultiTensor.lambStep(parameters: params, expAvg: moments, expAvgSq: squares, steps: steps,
+                                         learningRate: group.learningRate, beta1: beta1, beta2: beta2, eps: eps,
+                                         weightDecay: wd, adapt: (group.layerAdaptation ?? (wd > 0)) && !adamMode,
+                                         decouple: decoupleWeightDecay)
             }
         }
     }

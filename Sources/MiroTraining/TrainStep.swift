@@ -82,9 +82,8 @@ public final class TrainStep {
             try out.loss.backward()
             timing.backward = lap()
             let params = optimizer.groups.flatMap { $0.parameters.map(\.tensor) }
-            // NaN guard: non-finite gradient entries are zeroed before the update (method §6.2)
-            if try Gradients.hasNonFinite(params) { try Gradients.zeroNonFinite(params) }
-            norm = try Gradients.clipNorm(params, maxNorm: gradientClip)
+            // NaN guard: non-finite gradient entries are zeroed before the update (method §6.2); then clipping
+            norm = try Gradients.guardAndClip(params, maxNorm: gradientClip)
             try optimizer.step()
             timing.optimizer = lap()
             try ema.update(model)

@@ -213,6 +213,20 @@ mt_status mt_uniform_(mt_tensor t, double lo, double hi, mt_generator g) MT_NOEX
 mt_status mt_normal_(mt_tensor t, double mean, double std, mt_generator g) MT_NOEXCEPT;
 mt_status mt_trunc_normal_(mt_tensor t, double mean, double std, double lo, double hi, mt_generator g) MT_NOEXCEPT;
 
+// --- multi-tensor updates (multi.cpp): one call per step instead of one per tensor and operation --------------------
+// The NaN guard and gradient clipping over the defined gradients of `params`: when their global 2-norm is not finite,
+// non-finite entries are zeroed (*had_nonfinite = true) and the norm recomputed; then every gradient is scaled by
+// min(1, max_norm / (norm + 1e-6)). *norm_out is the norm before clipping.
+mt_status mt_guard_and_clip_grads(const mt_tensor *params, int n, double max_norm, double *norm_out,
+                                  bool *had_nonfinite) MT_NOEXCEPT;
+// One LAMB step (miro/utils/optimizers.py) over n parameters with their moments; steps[i] is parameter i's step
+// count including this one. Parameters without a gradient are skipped.
+mt_status mt_lamb_step(const mt_tensor *params, const mt_tensor *exp_avg, const mt_tensor *exp_avg_sq,
+                       const int64_t *steps, int n, double lr, double beta1, double beta2, double eps,
+                       double weight_decay, bool adapt, bool decouple) MT_NOEXCEPT;
+// shadow[i] = decay * shadow[i] + (1 - decay) * params[i]
+mt_status mt_ema_update(const mt_tensor *shadow, const mt_tensor *params, int n, double decay) MT_NOEXCEPT;
+
 #ifdef __cplusplus
 }
 #endif
