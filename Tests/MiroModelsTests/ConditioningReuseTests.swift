@@ -1,8 +1,7 @@
 import MiroEngine
+import MiroModels
 import MiroNN
 import Testing
-
-@testable import MiroModels
 
 /// The two shortcuts the trainer and the sampler take on the conditioning — cutting text padding, and computing the
 /// condition tokens once per sampling run — must not change what the network computes.
