@@ -174,6 +174,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16-mixed"])
+    ap.add_argument("--swift-keep-padding", action="store_true",
+                    help="run the Swift step on the padded text (the official step's amount of work) instead of "
+                         "cutting the padding after the batch's longest caption, as Swift training does")
     ap.add_argument("--wheel", default=None)
     ap.add_argument("--lockstep-swift", metavar="MIRO", default=None,
                     help="path of the miro binary: run its `bench train --lockstep` beside this one, alternating "
@@ -327,7 +330,8 @@ def main():
                                  params=swift.ready["params"], threads=swift.ready["threads"], **common))
         pair = sorted(tp["total"] / ts["total"] for tp, ts in zip(timings, swift_timings))
         lock = {"ratio_samples_per_s": median(pair), "ratio_min": pair[0], "ratio_max": pair[-1],
-                "pair_ratios": pair, "note": "Swift samples/s over PyTorch samples/s, per alternated step pair"}
+                "pair_ratios": pair, "swift_text_padding": swift.ready.get("text_padding", "kept"),
+                "note": "Swift samples/s over PyTorch samples/s, per alternated step pair"}
     if args.json:
         extra = dict(torch=torch.__version__, precision=args.precision, warmup=args.warmup, steps=args.steps, real_tokens=[30, 80],
                      rewards=len(REWARD_KEYS))
@@ -344,7 +348,8 @@ def main():
                   f"optimizer {r['optimizer_ms']:.1f} ms | ema {r['ema_ms']:.1f} ms")
         if swift:
             print(f"lockstep | Swift/PyTorch samples/s {lock['ratio_samples_per_s']:.3f} (min {lock['ratio_min']:.3f}, "
-                  f"max {lock['ratio_max']:.3f} over {len(pair)} alternated step pairs)")
+                  f"max {lock['ratio_max']:.3f} over {len(pair)} alternated step pairs; Swift text padding "
+                  f"{lock['swift_text_padding']})")
 
 
 def summarize(impl, timings, flops, params, threads, preset, batch, text_tokens, sgemm):
@@ -393,8 +398,9 @@ def start_swift(args, threads):
     cmd = [args.lockstep_swift, "bench", "train", "--preset", args.preset, "--batch", str(args.batch),
            "--warmup", str(args.warmup), "--text-tokens", str(args.text_tokens), "--threads", str(threads),
            "--seed", str(args.seed), "--json", "--lockstep"]
-    if args.precision != "fp32":
-        cmd[-2:-2] = ["--precision", args.precision]
+    cmd[-2:-2] = ["--precision", args.precision]
+    if args.swift_keep_padding:
+        cmd[-2:-2] = ["--keep-padding"]
     return SwiftLockstep(cmd)
 
 

@@ -20,6 +20,8 @@
 #include <ATen/cuda/CUDAContext.h>
 #endif
 
+#include <malloc.h>
+
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -61,6 +63,19 @@ mt_status mt_cuda_device_count(int *out) noexcept {
 
 mt_status mt_get_num_threads(int *out) noexcept { GUARD_I({ *out_param(out) = at::get_num_threads(); }) }
 mt_status mt_set_num_threads(int n) noexcept { GUARD_I({ at::set_num_threads(n); }) }
+// glibc serves allocations above M_MMAP_THRESHOLD (128 KiB, adapting up to 32 MiB) with fresh mmap()s and returns
+// them at free(): a training step allocates and frees the same few hundred activation buffers (up to 64 MiB each)
+// every step, and each one cost page faults on first touch again. Keeping them in the heap and not trimming it
+// reuses the pages; the heap stays at the step's peak, which it reaches anyway.
+mt_status mt_keep_freed_memory(size_t threshold) noexcept {
+  GUARD_I({
+    int bytes = threshold > static_cast<size_t>(INT32_MAX) ? INT32_MAX : static_cast<int>(threshold);
+    if (mallopt(M_MMAP_THRESHOLD, bytes) != 1 || mallopt(M_TRIM_THRESHOLD, bytes) != 1) {
+      throw Failure(MT_ERR_INTERNAL, "mallopt refused the thresholds");
+    }
+  })
+}
+
 bool mt_grad_enabled(void) noexcept { return at::GradMode::is_enabled(); }
 void mt_set_grad_enabled(bool enabled) noexcept { at::GradMode::set_enabled(enabled); }
 

@@ -104,3 +104,17 @@ extension Tensor {
         try check(withHandle { mt_clamp_($0, lo, hi) }, "clamp_")
     }
 }
+
+/// Automatic mixed precision for the current thread, as `torch.autocast`: inside `run`, the operations on ATen's
+/// lower-precision list (matrix products, linear, attention) compute in `dtype` and those on its float32 list in
+/// float32 — the lists Python's autocast uses, so a layer gets the casts the official module gets under
+/// Lightning's "bf16-mixed". Parameters and their gradients stay float32; run the backward outside.
+public enum Autocast {
+    public static func run<R>(on device: Device = .cpu, dtype: DType = .bfloat16, _ body: () throws -> R) throws -> R {
+        var wasEnabled = false
+        var previous: Int32 = 0
+        try check(mt_autocast_enter(device.code, dtype.code, &wasEnabled, &previous), "autocast")
+        defer { _ = mt_autocast_exit(device.code, wasEnabled, previous) }
+        return try body()
+    }
+}

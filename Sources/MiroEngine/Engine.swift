@@ -25,22 +25,32 @@ public enum Engine {
         set { expectSuccess(mt_set_num_threads(Int32(clamping: max(1, newValue))), "set_num_threads") }
     }
 
-    /// The intra-op thread count `useDefaultThreads()` picks: `OMP_NUM_THREADS` when set, else half the
-    /// logical cores (at least one).
+    /// The intra-op thread count `useDefaultThreads()` picks: `OMP_NUM_THREADS` when set; else every core when the
+    /// matrix products share libtorch's OpenMP pool (MKL, as in PyTorch's own builds), half of them when they run on
+    /// OpenBLAS's separate pool (Debian's libtorch 1.13).
     ///
-    /// Half, on purpose: the process as a whole still uses every core.
-    /// Matrix products run on OpenBLAS's own pool, one thread per core; libtorch's OpenMP threads
-    /// on top of it on every core spin against that pool, which halved the speed of a training
-    /// step on a busy 2-core machine (docs/benchmarks.md, "Threads"). On a quiet machine 1 and 2
-    /// OpenMP threads measured alike, so half costs nothing there.
+    /// Half for OpenBLAS on purpose: the process as a whole still uses every core, and libtorch's OpenMP threads on
+    /// top of OpenBLAS's threads on every core spin against that pool, which halved the speed of a training step on
+    /// a busy 2-core machine (docs/benchmarks.md, "Threads"). With MKL one pool does everything, so one thread per
+    /// core is PyTorch's own default and the fastest (docs/benchmarks.md).
     public static var defaultThreads: Int {
         if let text = ProcessInfo.processInfo.environment["OMP_NUM_THREADS"], let n = Int(text), n > 0 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return blasHasOwnPool ? max(1, cores / 2) : cores
     }
 
-    /// Sets libtorch's intra-op thread count to `defaultThreads` (see there for why that is half
-    /// the cores: OpenBLAS uses the others).
+    /// Whether matrix products run on a BLAS thread pool of their own (OpenBLAS) rather than libtorch's OpenMP pool.
+    public static var blasHasOwnPool: Bool { buildConfiguration.contains("BLAS_INFO=open") }
+
+    /// Sets libtorch's intra-op thread count to `defaultThreads`.
     public static func useDefaultThreads() { threads = defaultThreads }
+
+    /// Makes glibc keep freed blocks up to `bytes` in the heap instead of returning them to the system, so that a
+    /// training step's activation buffers reuse pages instead of faulting in fresh ones every step (+14 % steps/s at
+    /// `tiny` measured on libtorch 1.13; docs/benchmarks.md). For executables: it changes the whole process.
+    public static func keepFreedMemory(upTo bytes: Int = 1 << 30) {
+        expectSuccess(mt_keep_freed_memory(max(0, bytes)), "keep_freed_memory")
+    }
 
     /// libtorch's build configuration (names the BLAS it was built against).
     public static var buildConfiguration: String {

@@ -86,6 +86,7 @@ public final class TrainStepBenchmark {
                               loss: FlowMatchingLoss(selfConditioningRate: train.selfConditioningRate),
                               gradientClip: train.gradientClip, drawGenerator: try Generator(seed: seed &+ 1),
                               dropoutGenerator: try Generator(seed: seed &+ 2))
+        if train.effectivePrecision == .bf16Mixed { trainStep.autocast = .bfloat16 }
         schedule = WarmupCosineDecay(warmupSteps: train.warmupSteps, totalSteps: train.totalScheduleSteps,
                                      rate: train.cosineRate)
 

@@ -126,8 +126,9 @@ public struct FlowMatchingLoss: Sendable {
 
         let out = try model(y, gamma: gamma, conditioning: conditioning, previousLatents: previous,
                             returnLogvar: gradNormReweighting, dropoutGenerator: dropoutGenerator)
-        // (D_y - (n - x_0)) ** 2
-        var elementwise = try (out.prediction - (draws.noise.to(out.prediction.dtype) - x0.to(out.prediction.dtype))).pow(2)
+        // (D_y - (n - x_0)) ** 2, with ATen's type promotion as in the official code: under bf16 autocast the
+        // prediction comes out of a linear layer in bf16 and the loss is still computed in float32
+        var elementwise = try (out.prediction - (draws.noise - x0)).pow(2)
         let raw = try elementwise.mean().detached()
         var logvarMean: Tensor? = nil
         if gradNormReweighting, let logvar = out.logvar {

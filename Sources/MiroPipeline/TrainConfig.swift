@@ -40,10 +40,14 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var keepLast = 3
     public var sampleSteps = 25
     public var guidance = 1.0
+    /// Arithmetic of the forward passes (optional so that configurations written before it existed decode as fp32).
+    public var precision: Precision? = nil
 
     public init() {}
 
     public var totalScheduleSteps: Int { scheduleSteps ?? steps }
+    /// `precision`, fp32 when unset.
+    public var effectivePrecision: Precision { precision ?? .fp32 }
 
     /// The largest step count accepted (2³⁰: far beyond any run, and safe in every step arithmetic).
     public static let maximumSteps = 1 << 30
@@ -82,4 +86,14 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     /// The official optimizer (miro/utils/optimizers.py).
     case lamb
     case adamw
+}
+
+/// How a training step computes: stored by name in `run.json` and checkpoints.
+public enum Precision: String, Codable, Sendable, CaseIterable {
+    /// float32 throughout.
+    case fp32
+    /// Lightning's "bf16-mixed", what the official training runs as mixed precision: the forward passes under
+    /// autocast in bfloat16 (matrix products and attention in bf16; norms, softmax and the loss in float32, by
+    /// ATen's autocast lists), float32 master weights, gradients, optimizer and EMA.
+    case bf16Mixed = "bf16-mixed"
 }

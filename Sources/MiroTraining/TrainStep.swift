@@ -22,6 +22,9 @@ public final class TrainStep {
     /// Cut the text after the batch's longest caption before the loss (`MIROConditioning.trimmingPadding`: the same
     /// result up to float rounding, less work). Off only to time the official amount of work.
     public var trimsTextPadding = true
+    /// Mixed precision (`TrainConfig.precision`): the loss's forward passes run under autocast in this dtype,
+    /// the backward and every update in float32. Nil: float32 throughout.
+    public var autocast: DType? = nil
 
     /// Seconds spent in each phase of one step.
     public struct Timing: Sendable {
@@ -72,8 +75,11 @@ public final class TrainStep {
             return Double(now - clock) / 1e9
         }
         let conditioning = trimsTextPadding ? try conditioning.trimmingPadding() : conditioning
-        let out = try loss(model, x0: x0, conditioning: conditioning, generator: drawGenerator,
-                           dropoutGenerator: dropoutGenerator)
+        func forward() throws -> FlowMatchingLoss.Output {
+            try loss(model, x0: x0, conditioning: conditioning, generator: drawGenerator,
+                     dropoutGenerator: dropoutGenerator)
+        }
+        let out = try autocast.map { dtype in try Autocast.run(on: try x0.device, dtype: dtype, forward) } ?? forward()
         let lossValue = try out.loss.item()
         timing.forward = lap()
         var norm = 0.0

@@ -112,6 +112,7 @@ public final class Trainer {
                                  gradientClip: config.train.gradientClip,
                                  drawGenerator: try Generator(seed: config.train.seed &+ 1),
                                  dropoutGenerator: try Generator(seed: config.train.seed &+ 2))
+        if config.train.effectivePrecision == .bf16Mixed { trainingStep.autocast = .bfloat16 }
         dataGenerator = try Generator(seed: config.train.seed &+ 4)
         stream = try data.stream(seed: config.train.seed &+ 3)
 

@@ -58,9 +58,15 @@ bool mt_cuda_available(void) MT_NOEXCEPT;     // false also when probing the dri
 mt_status mt_cuda_device_count(int *out) MT_NOEXCEPT;
 mt_status mt_get_num_threads(int *out) MT_NOEXCEPT;
 mt_status mt_set_num_threads(int n) MT_NOEXCEPT;
+// glibc malloc: blocks up to `threshold` bytes come from the heap (not mmap), and the heap is not trimmed below it.
+mt_status mt_keep_freed_memory(size_t threshold) MT_NOEXCEPT;
 bool mt_grad_enabled(void) MT_NOEXCEPT;                 // a thread-local flag: cannot fail
 void mt_set_grad_enabled(bool enabled) MT_NOEXCEPT;     // a thread-local flag: cannot fail
 const char *mt_blas_info(void) MT_NOEXCEPT;  // build configuration (names the BLAS in use); NULL on failure
+// Automatic mixed precision (torch.autocast) on `device` (MT_CPU/MT_CUDA) in `dtype` (MT_BF16/MT_F16), for this
+// thread; enter reports the state to restore, exit restores it (and frees the region's cast cache).
+mt_status mt_autocast_enter(int device, int dtype, bool *was_enabled, int *previous_dtype) MT_NOEXCEPT;
+mt_status mt_autocast_exit(int device, bool was_enabled, int previous_dtype) MT_NOEXCEPT;
 
 // --- lifetime and facts ------------------------------------------------------------------------
 void mt_free(mt_tensor t) MT_NOEXCEPT;

@@ -4,6 +4,7 @@ import MiroEngine
 import MiroEval
 import MiroModels
 import MiroOptim
+import MiroPipeline
 import MiroTraining
 
 /// `miro bench train`: full MIRO training steps of a preset on synthetic data with the real-data
@@ -28,6 +29,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Padded text tokens per sample.") var textTokens = 256
     @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Seed of the weights and the synthetic batch.") var seed: UInt64 = 0
+    @Option(help: "Arithmetic: fp32 or bf16-mixed (as `miro train --precision`).") var precision = Precision.fp32
+    @Flag(help: ArgumentHelp("Keep the text padding (the official step's amount of work) instead of cutting it after the "
+                             + "batch's longest caption, as training does.")) var keepPadding = false
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @Flag(help: .hidden) var lockstep = false
     @OptionGroup var global: GlobalOptions
@@ -55,13 +59,17 @@ struct BenchTrain: ParsableCommand {
         threadOptions.apply()
         guard let network = Self.network(preset) else { throw ValidationError("unknown preset \(preset)") }
         let geometry = TrainStepBenchmark.Geometry(batchSize: batch, textTokens: textTokens)
-        let bench = try TrainStepBenchmark(network: network, geometry: geometry, seed: seed, logger: logger)
+        var train = TrainConfig.benchmark
+        train.precision = precision
+        let bench = try TrainStepBenchmark(network: network, geometry: geometry, train: train, seed: seed, logger: logger)
+        bench.trainStep.trimsTextPadding = !keepPadding
         let sgemm = try SgemmProbe()
         let header = String(format: "miro bench train | swift | preset %@ | %.2fM params | batch %d | text %d tokens "
-                            + "(%d-%d real) | %d rewards | threads %d | libtorch %@",
+                            + "(%d-%d real%@) | %d rewards | %@ | threads %d | libtorch %@",
                             preset, Double(bench.parameterCount) / 1e6, batch, textTokens,
-                            geometry.realTokens.lowerBound, geometry.realTokens.upperBound, network.numRewards,
-                            Engine.threads, Engine.torchVersion)
+                            geometry.realTokens.lowerBound, geometry.realTokens.upperBound,
+                            keepPadding ? ", padding kept" : ", padding cut", network.numRewards,
+                            precision.rawValue, Engine.threads, Engine.torchVersion)
         let quiet = json || lockstep  // lockstep: standard output carries the protocol only
         if !quiet { print(header) }
 
@@ -102,6 +110,8 @@ struct BenchTrain: ParsableCommand {
             object["step_ms_all"] = totals.map { $0 * 1000 }
             object["real_tokens"] = [geometry.realTokens.lowerBound, geometry.realTokens.upperBound]
             object["rewards"] = network.numRewards
+            object["precision"] = precision.rawValue
+            object["text_padding"] = keepPadding ? "kept" : "cut"
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
@@ -125,7 +135,8 @@ extension BenchTrain {
             fflush(nil)  // all streams (naming `stdout` is not concurrency-safe in Swift 6)
         }
         try emit(["ready": true, "params": bench.parameterCount, "gflop_per_step": bench.trainFlopsPerStep / 1e9,
-                  "threads": Engine.threads, "torch": Engine.torchVersion])
+                  "threads": Engine.threads, "torch": Engine.torchVersion, "precision": precision.rawValue,
+                  "text_padding": keepPadding ? "kept" : "cut"])
         while let line = readLine(), line != "quit" {
             guard line == "step" else { throw ValidationError("lockstep: expected 'step' or 'quit', got '\(line)'") }
             let t = try bench.runStep()

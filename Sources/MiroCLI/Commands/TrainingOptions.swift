@@ -31,6 +31,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Reward dropout probability (official release: 0).") var rewardDropout = 0.0
     @Option(help: "Reward dropout strategy: none, binomial, uniform.") var rewardDropoutStrategy = RewardDropoutStrategy.binomial
     @Flag(help: "Train the baseline without reward information (constant reward inputs).") var unconditional = false
+    @Option(help: ArgumentHelp("Arithmetic: fp32, or bf16-mixed (forward passes in bfloat16 under autocast; float32 "
+                               + "weights, norms and loss).")) var precision = Precision.fp32
 
     /// Bounds of the size flags: far above any CPU run, and low enough that nothing sized by them overflows
     /// (the Shapes set holds `--dataset-size` images and text embeddings in memory).
@@ -83,6 +85,7 @@ struct TrainingOptions: ParsableArguments {
         c.train.rewardDropout = rewardDropout
         c.train.rewardDropoutStrategy = rewardDropoutStrategy
         c.train.unconditional = unconditional
+        c.train.precision = precision
         return c
     }
 
@@ -168,3 +171,4 @@ struct ShardOptions: ParsableArguments {
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension RewardDropoutStrategy: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}

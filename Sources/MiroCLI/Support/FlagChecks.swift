@@ -52,7 +52,7 @@ enum FlagCheck {
 /// as an option group (`@OptionGroup var threadOptions: ThreadOptions`, then `threadOptions.apply()`), or for an
 /// option with its own help text, `ThreadOptions.check(threads)` in `validate()` and `ThreadOptions.apply(threads)`.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("libtorch intra-op threads, 1…\(ThreadOptions.maximum) (default: half the cores, or OMP_NUM_THREADS).",
+    @Option(help: ArgumentHelp("libtorch intra-op threads, 1…\(ThreadOptions.maximum) (default: every core, half of them with OpenBLAS, or OMP_NUM_THREADS).",
                                valueName: "n"))
     var threads: Int?
 
@@ -64,8 +64,10 @@ struct ThreadOptions: ParsableArguments {
     }
 
     /// Sets libtorch's thread count to `threads`, or to `Engine.defaultThreads` when not given.
+    /// Every command that computes calls this first, so the process's allocator is set up here too.
     static func apply(_ threads: Int?) {
         if let threads { Engine.threads = threads } else { Engine.useDefaultThreads() }
+        Engine.keepFreedMemory()
     }
 
     func validate() throws { try Self.check(threads) }
