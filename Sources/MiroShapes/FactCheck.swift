@@ -15,6 +15,23 @@ public enum FactCheck {
         }
     }
 
+    /// The confidence a fact holds at (`holds` is true exactly when this is not nil): the best matching
+    /// detection's for `exists`, the least confident of the n matches for `count`, and for `relation` the best
+    /// pair's lower confidence. ShapesEval reports it per image, so a calibration can see how close to its
+    /// threshold each verdict was.
+    public static func matchConfidence(_ fact: ShapeFact, in detections: [DetectedShape]) -> Float? {
+        switch fact {
+        case .exists(let spec):
+            return detections.filter { spec.matches($0.shape, $0.color) }.map(\.confidence).max()
+        case .count(let spec, let n):
+            let matches = detections.filter { spec.matches($0.shape, $0.color) }
+            guard matches.count == n else { return nil }
+            return matches.map(\.confidence).min() ?? 1  // n = 0 holds with nothing to be unsure about
+        case .relation(let a, let relation, let b):
+            return pairs(a, relation, b, detections).map { min($0.0.confidence, $0.1.confidence) }.max()
+        }
+    }
+
     /// A graded score in [0, 1]:
     /// - satisfied: 0.75 + 0.25 × detector confidence of the matched shapes (clean, clear shapes score higher);
     /// - `exists` with only the shape or only the colour right: 0.4;

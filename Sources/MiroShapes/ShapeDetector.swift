@@ -11,7 +11,8 @@ public struct DetectedShape: Sendable, Hashable {
     public var centroidY: Float
     /// Pixels in the shape's mask.
     public var area: Int
-    /// How far the colour and shape features sit from the decision boundaries, in [0, 1].
+    /// How far the colour and shape features sit from the decision boundaries, and how much the component looks
+    /// like one whole shape rather than a fragment of one, in [0, 1] (the lowest of these terms).
     public var confidence: Float
 }
 
@@ -28,6 +29,10 @@ public struct DetectedShape: Sendable, Hashable {
 /// 5. shape: the ideal circle, square, triangle or diamond stretched over the mask's bounding box that has the
 ///    highest IoU with the mask (box-fill ratio alone confuses small triangles, diamonds and circles).
 /// Components that are too small, too large, elongated, sparse (strokes) or of mixed hue (noise) are dropped.
+/// Confidence is the weakest of: the shape margin (best template IoU over the runner-up), the colour margin and
+/// chroma, hue coherence, and *wholeness* — a component narrower than the smallest shape the world draws, or whose
+/// outline no template fits well, is a fragment (a patch mosaic's pieces: 4×4 tiles read as tiny squares, tiles
+/// glued into L- and T-shaped blobs) and gets a confidence near 0, which `ShapesEval.minConfidence` drops.
 public enum ShapeDetector {
     public struct Options: Sendable, Hashable {
         public var minArea = 9
@@ -37,6 +42,12 @@ public enum ShapeDetector {
         public var minThreshold: Float = 0.12
         /// Minimum chroma (opponent-plane length) of a shape's colour; greys are not palette colours.
         public var minChroma: Float = 0.06
+        /// The smallest box side of a whole shape, in pixels: the world draws objects of 6 px and more (at 32 px).
+        /// Wholeness is 0 two pixels below it (one 4×4 tile of a mosaic) and 1 from it on.
+        public var minShapeSide: Float = 6
+        /// Best-template soft IoU at which wholeness starts to rise (it reaches 1 at +0.2). Whole shapes fit at
+        /// ≥ 0.84 clean and ≥ 0.72 blurred with radius 2; glued mosaic tiles at a median 0.55.
+        public var minTemplateFit: Float = 0.6
         public init() {}
     }
 
@@ -190,7 +201,11 @@ public enum ShapeDetector {
         let shapeMargin = (ious[0].1 - ious[1].1) / 0.1
         let clamp01 = { (v: Float) in min(max(v, 0), 1) }
         let colorConfidence = clamp01((second - nearest) / 20) * clamp01(chroma / 0.2)
-        let confidence = min(clamp01(shapeMargin), colorConfidence, clamp01((coherence - 0.4) / 0.4))
+        // Wholeness: wide enough to be a shape of this world, and outlined like one (shuffled-patch fragments have
+        // the right colour but ragged, partial outlines; docs/shapeseval-calibration.md).
+        let wholeness = min(clamp01((Float(min(bw, bh)) - (options.minShapeSide - 2)) / 2),
+                            clamp01((ious[0].1 - options.minTemplateFit) / 0.2))
+        let confidence = min(clamp01(shapeMargin), colorConfidence, clamp01((coherence - 0.4) / 0.4), wholeness)
         return DetectedShape(shape: shape, color: color, box: box, centroidX: cx, centroidY: cy, area: mask.count, confidence: confidence)
     }
 

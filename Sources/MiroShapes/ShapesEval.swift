@@ -2,6 +2,11 @@
 /// right or wrong by `ShapeDetector` (all facts of its prompt must hold), accuracy per category, and the overall
 /// score as the mean over categories (GenEval's summary).
 ///
+/// As GenEval drops its detector's boxes below a confidence threshold before judging, detections below
+/// `minConfidence` do not exist for the verdict (they neither satisfy an `exists` nor count). The threshold is set
+/// from `ShapesEvalCalibration` (docs/shapeseval-calibration.md): clean renders of the prompts keep their score,
+/// the same images with their 4×4 patches shuffled — mosaics, as a patch model draws early on — lose theirs.
+///
 /// Held-out split, so a score measures generalisation rather than recall of training captions:
 /// - every benchmark prompt uses GenEval's frame "a photo of …", which the training generator never emits,
 ///   so no benchmark prompt string ever occurs in training;
@@ -16,6 +21,13 @@ import MiroRewards
 
 public enum ShapesEval {
     public typealias Result = ShapesEvalResult
+
+    /// Detections below this confidence are ignored by the verdicts (GenEval's detection threshold). Set from
+    /// `ShapesEvalCalibration` (`miro eval --suite shapes --calibrate --per-prompt 16`): the strictest threshold of
+    /// its sweep at which clean renders keep their full score. The fragments of patch-shuffled images sit below
+    /// it (the detector's wholeness term scores them near 0). Scores made before it existed (no threshold, no
+    /// wholeness term) are not comparable with scores made with it.
+    public static let minConfidence: Float = 0.05
 
     /// Percentage of meanings held out of training, per category.
     public static let heldOutPercent: [ShapesCategory: UInt64] = [.counting: 20, .position: 10, .colorAttr: 15]
@@ -40,6 +52,9 @@ public enum ShapesEval {
         public var category: ShapesCategory
         /// One verdict per image of this prompt.
         public var correct: [Bool]
+        /// Per image, the confidence its verdict was reached at: the lowest `FactCheck.matchConfidence` of the
+        /// prompt's facts, 0 when the image is wrong.
+        public var confidence: [Float] = []
         public var accuracy: Double { correct.isEmpty ? 0 : Double(correct.filter { $0 }.count) / Double(correct.count) }
     }
 
@@ -92,19 +107,25 @@ public enum ShapesEval {
 
     /// Judges `images` against `prompts`. With k images per prompt, images `[p·k, (p+1)·k)` belong to
     /// prompt p (GenEval generates 4 per prompt).
-    public static func score(images: [RGBImage], prompts: [Prompt],
-                             options: ShapeDetector.Options = ShapeDetector.Options()) throws -> Result {
-        guard !prompts.isEmpty, !images.isEmpty, images.count % prompts.count == 0 else {
-            throw RewardError.countMismatch(what: "ShapesEval images per prompt", expected: prompts.count, got: images.count)
+    public static func score(images: [RGBImage], prompts: [Prompt], options: ShapeDetector.Options = ShapeDetector.Options(),
+                             minConfidence: Float = ShapesEval.minConfidence) throws -> Result {
+        try score(detections: images.map { ShapeDetector.detect($0, options: options) }, prompts: prompts,
+                  minConfidence: minConfidence)
+    }
+
+    /// Judges detections made beforehand (one list per image, grouped by prompt as in `score(images:)`), so that a
+    /// calibration can judge one detection pass at several thresholds.
+    public static func score(detections: [[DetectedShape]], prompts: [Prompt],
+                             minConfidence: Float = ShapesEval.minConfidence) throws -> Result {
+        guard !prompts.isEmpty, !detections.isEmpty, detections.count % prompts.count == 0 else {
+            throw RewardError.countMismatch(what: "ShapesEval images per prompt", expected: prompts.count, got: detections.count)
         }
-        let k = images.count / prompts.count
+        let k = detections.count / prompts.count
         var perPrompt: [PromptResult] = []
         for (p, prompt) in prompts.enumerated() {
-            let verdicts = (0..<k).map { j -> Bool in
-                let detections = ShapeDetector.detect(images[p * k + j], options: options)
-                return prompt.facts.allSatisfy { FactCheck.holds($0, in: detections) }
-            }
-            perPrompt.append(PromptResult(prompt: prompt.prompt, category: prompt.category, correct: verdicts))
+            let confidences = (0..<k).map { j in verdictConfidence(prompt, detections[p * k + j], minConfidence: minConfidence) }
+            perPrompt.append(PromptResult(prompt: prompt.prompt, category: prompt.category,
+                                          correct: confidences.map { $0 != nil }, confidence: confidences.map { $0 ?? 0 }))
         }
         var categories: [String: Double] = [:]
         for category in ShapesCategory.allCases {
@@ -115,6 +136,18 @@ public enum ShapesEval {
         let present = ShapesCategory.allCases.compactMap { categories[$0.rawValue] }  // fixed summation order
         let overall = present.isEmpty ? 0 : present.reduce(0, +) / Double(present.count)
         return Result(overall: overall, categories: categories, perPrompt: perPrompt)
+    }
+
+    /// One image's verdict: nil when some fact fails once detections below `minConfidence` are dropped, otherwise
+    /// the lowest confidence any fact was matched at.
+    public static func verdictConfidence(_ prompt: Prompt, _ detections: [DetectedShape], minConfidence: Float) -> Float? {
+        let kept = detections.filter { $0.confidence >= minConfidence }
+        var lowest: Float = 1
+        for fact in prompt.facts {
+            guard let c = FactCheck.matchConfidence(fact, in: kept) else { return nil }
+            lowest = min(lowest, c)
+        }
+        return lowest
     }
 }
 

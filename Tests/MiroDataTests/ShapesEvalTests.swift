@@ -55,6 +55,33 @@ struct ShapesEvalTests {
         #expect(!FactCheck.holds(.relation(redCircle, .leftOf, ObjectSpec(.triangle)), in: found))
     }
 
+    @Test("detections below minConfidence do not exist for the verdicts; facts report their match confidence")
+    func threshold() throws {
+        let prompt = try #require(Self.prompts.first { $0.category == .counting })
+        let found = ShapeDetector.detect(ShapesWorld.render(prompt.spec, seed: 1))
+        #expect(found.count == prompt.spec.count && found.allSatisfy { $0.confidence >= ShapesEval.minConfidence }, "\(found)")
+        let t = ShapesEval.minConfidence
+        #expect(ShapesEval.verdictConfidence(prompt, found, minConfidence: t) == found.map(\.confidence).min())
+        // One of the n below the threshold: n − 1 remain, the count fails (GenEval drops such boxes before counting).
+        var weak = found
+        weak[0].confidence = t / 2
+        #expect(ShapesEval.verdictConfidence(prompt, weak, minConfidence: t) == nil)
+        #expect(ShapesEval.verdictConfidence(prompt, weak, minConfidence: 0) == t / 2)
+        // An extra low-confidence match is ignored at the threshold, but breaks the count without one.
+        var extra = found
+        extra.append(weak[0])
+        #expect(ShapesEval.verdictConfidence(prompt, extra, minConfidence: t) != nil)
+        #expect(ShapesEval.verdictConfidence(prompt, extra, minConfidence: 0) == nil)
+        // matchConfidence: the best match for exists, nil when the fact fails.
+        let spec = prompt.spec.objects[0]
+        #expect(FactCheck.matchConfidence(.exists(spec), in: weak) == found.dropFirst().map(\.confidence).max().map { max($0, t / 2) })
+        #expect(FactCheck.matchConfidence(.exists(ObjectSpec(spec.shape == .circle ? .square : .circle)), in: found) == nil)
+        // Scoring the same detections: right at 0, wrong at the threshold.
+        let k = try ShapesEval.score(detections: [weak], prompts: [prompt], minConfidence: 0)
+        #expect(k.perPrompt[0].correct == [true] && k.perPrompt[0].confidence == [t / 2])
+        #expect(try ShapesEval.score(detections: [weak], prompts: [prompt]).perPrompt[0].correct == [false])
+    }
+
     @Test("held-out meanings: enough per category, never generated for training")
     func heldOut() {
         for category in [ShapesCategory.counting, .position, .colorAttr] {

@@ -40,13 +40,14 @@ struct EvalOptions: ParsableArguments {
     }
 }
 
-/// `miro eval --checkpoint DIR --suite shapes [--json PATH]`.
+/// `miro eval --checkpoint DIR --suite shapes [--json PATH]`, or `miro eval --suite shapes --calibrate` (no model:
+/// ShapesEval's ceiling and floors on rendered images).
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a checkpoint: ShapesEval (GenEval-style, per category) and mean rewards.")
+        abstract: "Evaluate a checkpoint: ShapesEval (GenEval-style, per category) and mean rewards; or calibrate ShapesEval.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "A checkpoint file or a run directory.") var checkpoint: String
+    @Option(help: "A checkpoint file or a run directory (not with --calibrate).") var checkpoint: String?
     @Option(help: "Benchmark suite (only 'shapes' for now).") var suite = "shapes"
     @Option(help: "Also write the result as JSON here (checked before the evaluation runs): {\"overall\", \"categories\": {...}, \"rewards\": {...}}.")
     var json: String?
@@ -67,10 +68,28 @@ struct Eval: ParsableCommand {
                                + "to several γ and the model's one-step x̂₀ of each, the MSE per γ, the patch "
                                + "coupling by distance, position use and how much each conditioning input is used.", valueName: "png"))
     var denoise: String?
+    @Flag(help: ArgumentHelp("Calibrate ShapesEval instead of evaluating a model: --per-prompt clean renders of every "
+                             + "prompt, the same with their 4×4 patches shuffled, noise and blur, each scored without "
+                             + "and with the detection threshold (docs/shapeseval-calibration.md); --eval-seed seeds the "
+                             + "images, --json writes the result."))
+    var calibrate = false
 
     func validate() throws {
-        try PathCheck.checkpoint(checkpoint)
         guard suite == "shapes" else { throw ValidationError("unknown --suite '\(suite)'; available: shapes") }
+        if calibrate {
+            // The calibration samples no model: a flag about sampling or about a model would silently do nothing.
+            let modelFlags: [(String, Bool)] = [
+                ("--checkpoint", checkpoint != nil), ("--reward", !rewards.isEmpty), ("--negative-reward", !negativeRewards.isEmpty),
+                ("--compare-to", compareTo != nil), ("--sweep", sweep), ("--isolated", isolated), ("--denoise", denoise != nil),
+            ]
+            if let (flag, _) = modelFlags.first(where: \.1) {
+                throw ValidationError("--calibrate scores rendered images, not a model; drop \(flag)")
+            }
+            if let json { try PathCheck.writable(json, "--json", as: .file) }
+            return
+        }
+        guard let checkpoint else { throw ValidationError("--checkpoint is required (or --calibrate, which needs no model)") }
+        try PathCheck.checkpoint(checkpoint)
         try FlagCheck.usage {
             _ = try RewardTargets.parse(rewards, option: "--reward")
             _ = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
@@ -96,6 +115,8 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let logger = global.makeLogger("miro.eval")
+        if calibrate { return try runCalibration() }
+        guard let checkpoint else { throw ValidationError("--checkpoint is required") }  // validate() ran; kept for safety
         Engine.useDefaultThreads()
         let pipeline = try ShapesPipeline(checkpoint: URL(fileURLWithPath: checkpoint))
         var settings = evaluation.settings()
@@ -137,6 +158,18 @@ struct Eval: ParsableCommand {
             sweepSettings.negativeRewardTargets = settings.negativeRewardTargets
             print(try RewardSweep.run(pipeline, settings: sweepSettings, targets: [0, 0.5, 1],
                                       images: sweepImages, isolated: isolated).table())
+        }
+    }
+
+    /// `--calibrate`: ShapesEval's ceiling and floors, printed and optionally written as JSON.
+    func runCalibration() throws {
+        let calibration = try ShapesEvalCalibration.run(perPrompt: evaluation.perPrompt, seed: evaluation.evalSeed)
+        print(calibration.table())
+        if let json {
+            let url = URL(fileURLWithPath: json)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(try calibration.json().utf8).write(to: url, options: .atomic)
+            print("wrote \(json)")
         }
     }
 }
