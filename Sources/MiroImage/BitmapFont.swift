@@ -5,6 +5,8 @@
 public enum BitmapFont {
     public static let glyphWidth = 5
     public static let glyphHeight = 7
+    /// Rows a line of text occupies: the glyph box plus one row for descenders (g, j, p, q, y).
+    public static let cellHeight = 8
     /// Horizontal distance from one glyph to the next (one column of spacing), at scale 1.
     public static let advance = 6
     /// Vertical distance from one line to the next (two rows of spacing), at scale 1.
@@ -86,17 +88,17 @@ public enum BitmapFont {
         [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F],  // d
         [0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E],  // e
         [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08],  // f
-        [0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E],  // g
+        [0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E],  // g (drawn one row down: a descender)
         [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11],  // h
         [0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E],  // i
-        [0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C],  // j
+        [0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C],  // j (descender)
         [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12],  // k
         [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],  // l
         [0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11],  // m
         [0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11],  // n
         [0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E],  // o
-        [0x00, 0x00, 0x1E, 0x11, 0x1E, 0x10, 0x10],  // p
-        [0x00, 0x00, 0x0D, 0x13, 0x0F, 0x01, 0x01],  // q
+        [0x00, 0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10],  // p (descender)
+        [0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x01],  // q (descender)
         [0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10],  // r
         [0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E],  // s
         [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06],  // t
@@ -104,7 +106,7 @@ public enum BitmapFont {
         [0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04],  // v
         [0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A],  // w
         [0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11],  // x
-        [0x00, 0x00, 0x11, 0x11, 0x0F, 0x01, 0x0E],  // y
+        [0x00, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x0E],  // y (descender)
         [0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F],  // z
         [0x02, 0x04, 0x04, 0x08, 0x04, 0x04, 0x02],  // {
         [0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],  // |
@@ -127,6 +129,13 @@ public enum BitmapFont {
         return out
     }
 
+    /// Characters drawn one row lower than the others, so their tails hang below the line as in print
+    /// (without it "g" reads as "9").
+    public static let descenders: Set<Character> = ["g", "j", "p", "q", "y"]
+
+    /// Rows `c` is drawn below the top of its line (1 for descenders, else 0).
+    public static func baselineOffset(_ c: Character) -> Int { descenders.contains(c) ? 1 : 0 }
+
     /// Whether `c` has its own glyph (printable ASCII).
     public static func hasGlyph(_ c: Character) -> Bool {
         guard let a = c.asciiValue else { return false }
@@ -145,9 +154,9 @@ public enum BitmapFont {
         return n == 0 ? 0 : (n * advance - 1) * max(scale, 1)
     }
 
-    /// Height in pixels of `lines` lines at `scale` (the last line's spacing not counted).
+    /// Height in pixels of `lines` lines at `scale`, descenders included (the last line's spacing not counted).
     public static func height(lines: Int, scale: Int = 1) -> Int {
-        lines <= 0 ? 0 : ((lines - 1) * lineHeight + glyphHeight) * max(scale, 1)
+        lines <= 0 ? 0 : ((lines - 1) * lineHeight + cellHeight) * max(scale, 1)
     }
 
     /// `text` broken into lines no wider than `maxWidth` pixels at `scale`: at explicit newlines, then between
@@ -198,9 +207,10 @@ extension RGBImage {
         var cx = x
         for c in BitmapFont.normalized(text) {
             let rows = BitmapFont.glyph(c)
+            let top = y + BitmapFont.baselineOffset(c) * s
             for (r, bits) in rows.enumerated() {
                 for col in 0..<BitmapFont.glyphWidth where bits & (0x10 >> UInt8(col)) != 0 {
-                    fill(x: cx + col * s, y: y + r * s, width: s, height: s, color: color)
+                    fill(x: cx + col * s, y: top + r * s, width: s, height: s, color: color)
                 }
             }
             cx += BitmapFont.advance * s

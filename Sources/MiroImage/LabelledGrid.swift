@@ -53,9 +53,9 @@ public struct LabelledGrid: Sendable {
         let cellW = images.map(\.width).max()! * scale, cellH = images.map(\.height).max()! * scale
         let f = fontScale
         let line = BitmapFont.lineHeight * f
-        // Row labels are wrapped to at most 22 characters so one long label cannot squeeze the images out.
+        // Row labels are wrapped to at most 26 characters so one long label cannot squeeze the images out.
         let labelLines = (0..<rows).map { r in
-            r < rowLabels.count ? BitmapFont.wrap(rowLabels[r], maxWidth: 22 * BitmapFont.advance * f, scale: f) : []
+            r < rowLabels.count ? BitmapFont.wrap(rowLabels[r], maxWidth: 26 * BitmapFont.advance * f, scale: f) : []
         }
         let labelW = labelLines.flatMap { $0 }.map { BitmapFont.width(of: $0, scale: f) }.max().map { $0 + 2 * margin } ?? 0
         let headLines = (0..<cols).map { c in
@@ -77,7 +77,7 @@ public struct LabelledGrid: Sendable {
         if let first = title.first {
             sheet.draw(text: first, x: margin, y: margin, scale: titleScale, color: Self.ink)
             sheet.draw(lines: Array(title.dropFirst()), x: margin,
-                       y: margin + BitmapFont.height(lines: 1, scale: titleScale) + (line - BitmapFont.glyphHeight * f),
+                       y: margin + BitmapFont.height(lines: 1, scale: titleScale) + (line - BitmapFont.cellHeight * f),
                        scale: f, color: Self.faint)
         }
         let top = titleH + headH

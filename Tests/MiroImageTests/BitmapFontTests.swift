@@ -24,6 +24,12 @@ func darkPixels(_ image: RGBImage, x: Int = 0, y: Int = 0, width: Int? = nil, he
         let row4 = (0..<8).map { image.pixel($0, 4).0 < 0.5 }
         #expect(row4 == [false, true, true, true, true, true, false, false])
         #expect(darkPixels(image, y: 7) == 0, "nothing below the 7 rows")
+        // A descender hangs one row lower: "g" reaches row 7, where "a" stops at row 6.
+        var g = RGBImage(width: 6, height: 9, fill: (1, 1, 1)), a = g
+        g.draw(text: "g", x: 0, y: 0)
+        a.draw(text: "a", x: 0, y: 0)
+        #expect(darkPixels(g, y: 7, height: 1) > 0 && darkPixels(a, y: 7, height: 1) == 0)
+        #expect(darkPixels(g, y: 0, height: 2) == 0, "its bowl starts at the x-height, like 'a'")
     }
 
     @Test func scaleDrawsBlocks() {
@@ -31,7 +37,7 @@ func darkPixels(_ image: RGBImage, x: Int = 0, y: Int = 0, width: Int? = nil, he
         one.draw(text: "k", x: 0, y: 0)
         two.draw(text: "k", x: 0, y: 0, scale: 2)
         #expect(darkPixels(two) == 4 * darkPixels(one) && darkPixels(one) > 0)
-        #expect(BitmapFont.width(of: "ab", scale: 2) == 22 && BitmapFont.height(lines: 2, scale: 2) == 32)
+        #expect(BitmapFont.width(of: "ab", scale: 2) == 22 && BitmapFont.height(lines: 2, scale: 2) == 34)
     }
 
     @Test func everyPrintableCharacterHasItsOwnGlyph() {
