@@ -51,6 +51,10 @@ import MiroTraining
         // The full tier: 36 grid + 168 ShapesEval + 4 × 3 × 42 × 2 sweep images, 20 steps each.
         let full = DemoEvaluation.tiers()[0].sampledImages(rewards: 4)
         #expect(full.grid == 36 && full.eval == 168 && full.sweeps == 1008)
+        // Calls: 6 grid rows, 3 ShapesEval batches, 4 rewards × 3 targets × 2 branches.
+        #expect(DemoEvaluation.tiers()[0].samplerCalls(rewards: 4) == 6 + 3 + 24)
+        let withCalls = DemoEvaluation.Rates(secondsPerImageStep: 0.003, secondsPerCall: 0.5, secondsPerScoredImage: 0.001)
+        #expect(abs(DemoEvaluation.tiers()[0].predictedSeconds(withCalls, eulerSteps: 20, rewards: 4) - costs[0] - 33 * 0.5) < 1e-9)
     }
 }
 
