@@ -112,6 +112,7 @@ let package = Package(
         tests("MiroEngineTests", ["MiroEngine", "MiroNN", "MiroFormats"]),
         tests("MiroNNTests", ["MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO"], fixtures: true),
         tests("MiroModelsTests", ["MiroEngine", "MiroNN", "MiroModels", "MiroIO"], fixtures: true),
+        tests("MiroImageTests", ["MiroImage"]),
         tests("MiroDataTests", ["MiroFormats", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"], fixtures: true),
         tests("MiroPipelineTests", ["MiroEngine", "MiroNN", "MiroIO", "MiroFormats", "MiroModels", "MiroImage", "MiroShapes",
                                     "MiroPipeline", "MiroTraining", "MiroTestSupport"], fixtures: true),

@@ -29,4 +29,24 @@ public enum ImageGrid {
         }
         return sheet
     }
+
+    /// `images` one under another, each at its own size (left-aligned), `spacing` pixels of `background`
+    /// around and between them: sheets of different heights stay tight, where `tile` would give every one
+    /// the tallest one's cell.
+    public static func stack(_ images: [RGBImage], spacing: Int = 8, background: (Float, Float, Float) = (1, 1, 1)) throws -> RGBImage {
+        guard !images.isEmpty else { throw ImageError.invalidArgument("a stack needs at least one image") }
+        guard (0...4096).contains(spacing) else { throw ImageError.invalidArgument("stack spacing must be in 0…4096, got \(spacing)") }
+        let width = images.map(\.width).max()! + 2 * spacing
+        let height = images.reduce(spacing) { $0 + $1.height + spacing }
+        var sheet = RGBImage(width: width, height: height, fill: background)
+        var oy = spacing
+        for image in images {
+            for y in 0..<image.height {
+                let src = 3 * y * image.width, dst = 3 * ((oy + y) * width + spacing)
+                sheet.pixels.replaceSubrange(dst..<(dst + 3 * image.width), with: image.pixels[src..<(src + 3 * image.width)])
+            }
+            oy += image.height + spacing
+        }
+        return sheet
+    }
 }

@@ -11,7 +11,10 @@ public enum SampleGrid {
     ]
 
     public struct Row: Sendable {
+        /// Short identifier, as stored in the PNG's metadata ("all-high", "only-quality_score").
         public var label: String
+        /// What the row asks for, in words, as printed on the grid.
+        public var caption: String
         public var positive: [String: Double]
         public var negative: [String: Double]
     }
@@ -19,30 +22,42 @@ public enum SampleGrid {
     public static func rows(rewardKeys: [String]) -> [Row] {
         let ones = Dictionary(uniqueKeysWithValues: rewardKeys.map { ($0, 1.0) })
         let zeros = Dictionary(uniqueKeysWithValues: rewardKeys.map { ($0, 0.0) })
-        var rows = [Row(label: "all-high", positive: ones, negative: zeros),
-                    Row(label: "all-low", positive: zeros, negative: ones)]
+        var rows = [Row(label: "all-high", caption: "all rewards high\n(target 1, negative 0)", positive: ones, negative: zeros),
+                    Row(label: "all-low", caption: "all rewards low\n(target 0, negative 1)", positive: zeros, negative: ones)]
         for k in rewardKeys {
             var neg = ones
             neg[k] = 0
-            rows.append(Row(label: "only-\(k)", positive: ones, negative: neg))
+            rows.append(Row(label: "only-\(k)", caption: "only \(displayName(k)) high\n(others cancel out)",
+                            positive: ones, negative: neg))
         }
         return rows
     }
 
-    /// Renders the grid (×4 upscaled) and writes it as PNG with the settings in its metadata.
+    /// A reward key as people say it: "quality_score" → "quality".
+    public static func displayName(_ key: String) -> String {
+        key.hasSuffix("_score") ? String(key.dropLast("_score".count)) : key
+    }
+
+    /// Renders the grid (×4 upscaled, labelled) and writes it as PNG with the settings in its metadata.
     @discardableResult
     public static func write(_ pipeline: ShapesPipeline, settings: ShapesPipeline.Settings, to url: URL,
                              prompts: [String] = prompts) throws -> [String] {
         var images: [RGBImage] = []
         var labels: [String] = []
-        for row in rows(rewardKeys: pipeline.rewardKeys) {
+        let rows = rows(rewardKeys: pipeline.rewardKeys)
+        for row in rows {
             var s = settings
             s.rewardTargets = row.positive
             s.negativeRewardTargets = row.negative
             images += try pipeline.generate(prompts, settings: s)
             labels.append(row.label)
         }
-        let grid = try ImageGrid.tile(images, columns: prompts.count, margin: 2, scale: 4)
+        // Labelled so the sheet reads on its own: what each row asks for, the prompt over each column.
+        let title = ["MIRO samples after \(pipeline.step) training steps",
+                     "columns: prompts; rows: reward targets (the same noise in every row)",
+                     "noise seed \(settings.seed), \(settings.steps) Euler steps, guidance \(settings.guidance)"]
+        let grid = try LabelledGrid(title: title, rowLabels: rows.map(\.caption), columnLabels: prompts,
+                                    columns: prompts.count, scale: 4, fontScale: 2, margin: 4).render(images)
         let info: [String: Any] = ["rows": labels, "columns": prompts, "seed": settings.seed, "steps": settings.steps,
                                    "guidance": settings.guidance, "step": pipeline.step,
                                    "negative_text": settings.negativeText.rawValue]

@@ -23,7 +23,8 @@ public final class Trainer {
     public let model: MIROModel
     public let ema: EMA
     public let optimizer: any Optimizer
-    public let schedule: WarmupCosineDecay
+    /// The learning-rate schedule over `config.train.steps`; `retarget(steps:)` replaces it.
+    public private(set) var schedule: WarmupCosineDecay
     /// The optimizer step, shared with `miro bench train`.
     public let trainingStep: TrainStep
     public private(set) var step = 0
@@ -158,12 +159,15 @@ public final class Trainer {
 
     /// Trains until `config.train.steps` (or `shouldStop()` turns true, e.g. on Ctrl-C), logging,
     /// sampling and checkpointing on the configured cadence. Always leaves a checkpoint of the
-    /// last completed step.
-    public func train(shouldStop: () -> Bool = { false }, onSample: ((Int) throws -> Void)? = nil,
+    /// last completed step — except when it stops at `pauseAt` (below the target): the run is then
+    /// only paused, to be continued by another `train` call (after `retarget(steps:)`, say), and a
+    /// checkpoint there would be one that an uninterrupted run does not write.
+    public func train(pauseAt: Int? = nil, shouldStop: () -> Bool = { false }, onSample: ((Int) throws -> Void)? = nil,
                       onLog: ((StepStats, Double) -> Void)? = nil) throws {
         let t = config.train
+        let end = min(t.steps, pauseAt ?? t.steps)
         var windowStart = Date(), windowSteps = 0
-        while step < t.steps && !shouldStop() {
+        while step < end && !shouldStop() {
             let stats = try trainStep()
             windowSteps += 1
             if step % t.logEvery == 0 || step == t.steps {
@@ -184,7 +188,31 @@ public final class Trainer {
             if t.sampleEvery > 0 && step % t.sampleEvery == 0 { try onSample?(step) }
             if t.saveEvery > 0 && step % t.saveEvery == 0 && step < t.steps { try saveCheckpointIfSound() }
         }
+        if step == end && end < t.steps && !shouldStop() { return }
         try saveCheckpointIfSound()
+    }
+
+    /// Changes the run's step target to `steps` (≥ the current step), with the learning-rate schedule for it.
+    ///
+    /// The cosine's shape depends on the target, so this is refused once a step has run at a rate the new
+    /// schedule would give differently: only then does "retarget to N mid-run" train exactly the weights of
+    /// a run started with N (the demo retargets during warm-up, whose rates do not depend on the target).
+    public func retarget(steps: Int) throws {
+        guard (step...TrainConfig.maximumSteps).contains(steps) else {
+            throw TrainingError.badConfig("cannot retarget to \(steps) steps: the run is at step \(step) "
+                + "(the target must be in \(step)…\(TrainConfig.maximumSteps))")
+        }
+        var train = config.train
+        train.steps = steps
+        let next = WarmupCosineDecay(warmupSteps: train.warmupSteps, totalSteps: train.totalScheduleSteps, rate: train.cosineRate)
+        let base = train.learningRate
+        if let k = (0..<step).first(where: { next.learningRate(base: base, optimizerStep: $0) != schedule.learningRate(base: base, optimizerStep: $0) }) {
+            throw TrainingError.badConfig("cannot retarget to \(steps) steps at step \(step): step \(k) already ran at a "
+                + "learning rate the new schedule changes (retarget before the cosine decay starts, step \(train.warmupSteps))")
+        }
+        config.train = train
+        schedule = next
+        try Data(try config.json().utf8).write(to: files.runJSON, options: .atomic)
     }
 
     /// `step   100 | loss 0.1234 | raw 0.2345 | lr 1.00e-03 | grad 0.812 | 3.41 it/s | 109.1 samples/s`

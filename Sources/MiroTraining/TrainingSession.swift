@@ -67,18 +67,21 @@ public enum TrainingSession {
         case interrupted
         /// The time budget ran out.
         case timeBudget
+        /// The run reached `pauseAt` (below its target); no checkpoint was written, training continues later.
+        case paused
     }
 
-    /// Trains until the step target, `interrupted()` or `minutes` (a checkpoint is left in every case), writing
-    /// a sample grid at each sample step.
-    public static func loop(_ trainer: Trainer, minutes: Double?, interrupted: @escaping () -> Bool,
+    /// Trains until the step target, `interrupted()` or `minutes` (a checkpoint is left in each of these cases)
+    /// or `pauseAt` (none is: see `Trainer.train`), writing a sample grid at each sample step.
+    public static func loop(_ trainer: Trainer, minutes: Double?, pauseAt: Int? = nil, interrupted: @escaping () -> Bool,
                             logger: Logger) throws -> Stop {
         let deadline = minutes.map { Date().addingTimeInterval($0 * 60) }
         let outOfTime = { deadline.map { Date() >= $0 } ?? false }
-        try trainer.train(shouldStop: { interrupted() || outOfTime() }, onSample: { step in
+        try trainer.train(pauseAt: pauseAt, shouldStop: { interrupted() || outOfTime() }, onSample: { step in
             try writeGrid(trainer, step: step, logger: logger)
         })
         if interrupted() { return .interrupted }
+        if let pauseAt, trainer.step == pauseAt, pauseAt < trainer.config.train.steps { return .paused }
         return trainer.step < trainer.config.train.steps ? .timeBudget : .finished
     }
 

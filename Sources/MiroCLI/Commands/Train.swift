@@ -95,19 +95,23 @@ extension TrainingSession {
     /// The loop with Ctrl-C / SIGTERM / SIGHUP and a time budget, and the closing log lines. A stop by a signal
     /// exits with 128 + the signal once the checkpoint is written, unless `exitOnSignal` is false (the demo goes
     /// on to sample and evaluate what it has).
-    static func loop(_ trainer: Trainer, minutes: Double?, logger: Logger, exitOnSignal: Bool = true) throws {
+    @discardableResult
+    static func loop(_ trainer: Trainer, minutes: Double?, pauseAt: Int? = nil, logger: Logger,
+                     exitOnSignal: Bool = true) throws -> Stop {
         Interrupt.install()
         let start = Date()
         let firstStep = trainer.step
-        let stop = try loop(trainer, minutes: minutes, interrupted: { Interrupt.requested }, logger: logger)
+        let stop = try loop(trainer, minutes: minutes, pauseAt: pauseAt, interrupted: { Interrupt.requested }, logger: logger)
         switch stop {
         case .interrupted: logger.info("stopped by \(Interrupt.signalName) at step \(trainer.step); resume with --resume")
         case .timeBudget: logger.info("time budget reached at step \(trainer.step)")
         case .finished: break
+        case .paused: return stop  // the caller continues this run: no closing lines yet
         }
         let trained = trainer.step - firstStep
         let range = firstStep > 0 ? " (steps \(firstStep + 1)–\(trainer.step))" : ""
         logger.info("trained \(trained) steps\(range) in \(formatDuration(Date().timeIntervalSince(start)))")
         if stop == .interrupted && exitOnSignal { throw ExitCode(Interrupt.exitStatus) }
+        return stop
     }
 }
