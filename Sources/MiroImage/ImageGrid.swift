@@ -18,14 +18,7 @@ public enum ImageGrid {
         for (n, image) in images.enumerated() {
             let big = image.upscaled(by: scale)
             let ox = margin + (n % cols) * (cellW + margin), oy = margin + (n / cols) * (cellH + margin)
-            for y in 0..<big.height {
-                for x in 0..<big.width {
-                    let src = 3 * (y * big.width + x), dst = 3 * ((oy + y) * sheet.width + ox + x)
-                    sheet.pixels[dst] = big.pixels[src]
-                    sheet.pixels[dst + 1] = big.pixels[src + 1]
-                    sheet.pixels[dst + 2] = big.pixels[src + 2]
-                }
-            }
+            sheet.paste(big, x: ox, y: oy)
         }
         return sheet
     }

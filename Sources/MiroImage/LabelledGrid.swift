@@ -96,14 +96,7 @@ public struct LabelledGrid: Sendable {
         for (n, image) in images.enumerated() {
             let big = image.upscaled(by: scale)
             let ox = labelW + margin + (n % cols) * (cellW + margin), oy = top + margin + (n / cols) * rowH
-            for y in 0..<big.height {
-                for x in 0..<big.width {
-                    let src = 3 * (y * big.width + x), dst = 3 * ((oy + y) * sheet.width + ox + x)
-                    sheet.pixels[dst] = big.pixels[src]
-                    sheet.pixels[dst + 1] = big.pixels[src + 1]
-                    sheet.pixels[dst + 2] = big.pixels[src + 2]
-                }
-            }
+            sheet.paste(big, x: ox, y: oy)
             if n < captionLines.count {
                 sheet.draw(lines: captionLines[n], x: ox, y: oy + cellH + margin / 2, scale: cf, color: Self.faint, centeredIn: cellW)
             }

@@ -1,5 +1,17 @@
 /// Small pixel operations shared by the generator, the degradations and the rewards.
 extension RGBImage {
+    /// Copies `image` into this one with its top-left corner at (x, y); the caller keeps it inside.
+    public mutating func paste(_ image: RGBImage, x ox: Int, y oy: Int) {
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                let src = 3 * (y * image.width + x), dst = 3 * ((oy + y) * width + ox + x)
+                pixels[dst] = image.pixels[src]
+                pixels[dst + 1] = image.pixels[src + 1]
+                pixels[dst + 2] = image.pixels[src + 2]
+            }
+        }
+    }
+
     /// Clamps every value into [0, 1] (NaN becomes 0).
     public mutating func clamp() {
         for i in pixels.indices {
