@@ -8,6 +8,8 @@
 //   MiroNN        Module tree, layers, state dicts       MiroOptim  AdamW, LAMB, EMA, schedules
 //   MiroIO        tensors ⇄ files, the checkpoint file format
 //   MiroImage     RGBImage, PNG, grids                   MiroRewards  the RewardModel protocol, reward bins
+//   MiroTokenizers  SentencePiece (T5) tokenizers, pure Swift
+//   MiroT5        the T5 text encoder (FLAN-T5-XL)       MiroVAE    the SDXL VAE and TAESDXL
 //   MiroModels    the MIRO network, preconditioning, loss, sampler
 //   MiroData      webdataset shards: readers, epoch plans, cursors, the bins-cache builder
 //   MiroShapes    the built-in Shapes world: generator, detector, its four rewards, text encoder, ShapesEval
@@ -57,6 +59,9 @@ let graph: [String: [String]] = [
     "MiroOptim": ["MiroEngine", "MiroNN"],
     "MiroIO": ["MiroEngine", "MiroNN", "MiroFormats"],
     "MiroImage": ["MiroFormats"],
+    "MiroTokenizers": ["MiroFormats"],
+    "MiroT5": ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO"],
+    "MiroVAE": ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO"],
     "MiroModels": ["MiroEngine", "MiroNN"],
     "MiroRewards": ["MiroImage", "MiroFormats"],
     "MiroData": ["MiroFormats", "MiroEngine", "MiroRewards"],
@@ -79,7 +84,8 @@ func tests(_ name: String, _ dependencies: [String], fixtures: Bool = false) -> 
                 resources: fixtures ? [.copy("Fixtures")] : nil)
 }
 
-let libraries = ["MiroFormats", "MiroEngine", "MiroNN", "MiroOptim", "MiroIO", "MiroImage", "MiroModels", "MiroRewards",
+let libraries = ["MiroFormats", "MiroEngine", "MiroNN", "MiroOptim", "MiroIO", "MiroImage", "MiroTokenizers", "MiroT5", "MiroVAE",
+                 "MiroModels", "MiroRewards",
                  "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining", "MiroEval"]
 
 let package = Package(

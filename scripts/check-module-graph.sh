@@ -15,6 +15,9 @@ MiroNN: MiroEngine
 MiroOptim: MiroEngine MiroNN
 MiroIO: MiroEngine MiroNN MiroFormats
 MiroImage: MiroFormats
+MiroTokenizers: MiroFormats
+MiroT5: MiroIO
+MiroVAE: MiroIO
 MiroModels: MiroNN
 MiroRewards: MiroImage MiroFormats
 MiroData: MiroFormats MiroEngine MiroRewards
