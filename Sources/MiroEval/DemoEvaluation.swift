@@ -113,6 +113,11 @@ public struct DemoEvaluation: Sendable, Equatable {
             seconds += 2 * 1024 * rates.secondsPerScoredImage
             seconds += Double(4 * (2 + rewards) * probeImages) * 0.5 * rates.secondsPerImageStep
         }
-        return seconds + 5
+        return (seconds + 5) * Self.underestimate
     }
+
+    /// What the timed rates miss: they come from a few warm batches, while the real run samples larger batches,
+    /// writes PNGs and plots, and shares the CPU with whatever else runs. Measured on the 2-core box: the full
+    /// tier was predicted at 108 s and took 127 s (×1.18); ×1.15 with the plan's own 4 % margin covers that.
+    public static let underestimate = 1.15
 }

@@ -87,6 +87,28 @@ public struct MIROPipelineConfig: Codable, Sendable, Equatable {
             case vaeSample = "vae_sample", channelWiseNormalisation = "channel_wise_normalisation"
             case modelType = "model_type"
         }
+
+        public init(inputKeyMean: String, inputKeyStd: String, outputKeyRoot: String = "x_0", vaeSample: Bool = true,
+                    channelWiseNormalisation: Bool = true, modelType: String = "sdxl") {
+            self.inputKeyMean = inputKeyMean
+            self.inputKeyStd = inputKeyStd
+            self.outputKeyRoot = outputKeyRoot
+            self.vaeSample = vaeSample
+            self.channelWiseNormalisation = channelWiseNormalisation
+            self.modelType = modelType
+        }
+
+        /// A missing key takes `PrecomputedSDLatentPreconditioning.__init__`'s default (miro/models/preprocessing.py),
+        /// as `PrecomputedSDLatentPreconditioning(**config["data_preprocessing"])` does — not the converter's values.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            inputKeyMean = try c.decodeIfPresent(String.self, forKey: .inputKeyMean) ?? "vae_embeddings_mean"
+            inputKeyStd = try c.decodeIfPresent(String.self, forKey: .inputKeyStd) ?? "vae_embeddings_std"
+            outputKeyRoot = try c.decodeIfPresent(String.self, forKey: .outputKeyRoot) ?? "x_0"
+            vaeSample = try c.decodeIfPresent(Bool.self, forKey: .vaeSample) ?? false
+            channelWiseNormalisation = try c.decodeIfPresent(Bool.self, forKey: .channelWiseNormalisation) ?? false
+            modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "sdxl"
+        }
     }
 
     public struct Postprocessing: Codable, Sendable, Equatable {
@@ -95,6 +117,18 @@ public struct MIROPipelineConfig: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case channelWiseNormalisation = "channel_wise_normalisation", modelType = "model_type"
+        }
+
+        public init(channelWiseNormalisation: Bool = true, modelType: String = "sdxl") {
+            self.channelWiseNormalisation = channelWiseNormalisation
+            self.modelType = modelType
+        }
+
+        /// A missing key takes `VAEDecoderPostProcessing.__init__`'s default (miro/models/postprocessing.py).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            channelWiseNormalisation = try c.decodeIfPresent(Bool.self, forKey: .channelWiseNormalisation) ?? false
+            modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "sdxl"
         }
     }
 
@@ -105,6 +139,21 @@ public struct MIROPipelineConfig: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case numSteps = "num_steps", guidanceScale = "guidance_scale", sigmaData = "sigma_data"
+        }
+
+        public init(numSteps: Int = 50, guidanceScale: Double = 7, sigmaData: Double = 0.5) {
+            self.numSteps = numSteps
+            self.guidanceScale = guidanceScale
+            self.sigmaData = sigmaData
+        }
+
+        /// The official pipeline never reads this section; a missing key takes `MiroPipeline.__call__`'s
+        /// defaults (50 steps, guidance 7) and FlowPrecond's sigma_data 0.5.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            numSteps = try c.decodeIfPresent(Int.self, forKey: .numSteps) ?? 50
+            guidanceScale = try c.decodeIfPresent(Double.self, forKey: .guidanceScale) ?? 7
+            sigmaData = try c.decodeIfPresent(Double.self, forKey: .sigmaData) ?? 0.5
         }
     }
 

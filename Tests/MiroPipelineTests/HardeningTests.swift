@@ -112,6 +112,53 @@ struct HardeningTests {
         #expect(error.description.contains(configURL.path) && error.description.contains(key), "\(error)")
     }
 
+    /// Every key that miro-t2i's constructors default may be absent, as `MiroPipeline.from_pretrained` accepts
+    /// it (`CADRINTextCond(**config["network"])`, `FlowPrecond(**…)`, `PrecomputedSDLatentPreconditioning(**…)`,
+    /// `VAEDecoderPostProcessing(**…)`, `config.get("scheduler", …)`, `config.get("max_text_len", 77)`); the
+    /// absent ones take those constructors' defaults, not the converter's values.
+    @Test func folderConfigKeysTheOfficialConstructorsDefaultAreOptional() throws {
+        let dir = try scratch()
+        let folder = try makeFolder(in: dir)
+        let configURL = folder.appendingPathComponent("config.json")
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        // A network key is dropped where the run's value is the constructor's default (else the weights would
+        // no longer fit the architecture).
+        var network = object["network"] as! [String: Any]
+        let defaults: [String: Any] = [
+            "read_write_heads": 16, "compute_heads": 16, "latent_mlp_multiplier": 4, "data_mlp_multiplier": 4,
+            "compute_dropout": 0, "rw_stochastic_depth": 0, "compute_stochastic_depth": 0, "num_text_registers": 16,
+            "coherence_dropout": 0, "dropout_strategy": "binomial", "use_cond_rin_block": false,
+            "concat_cond_token_to_latents": true, "use_self_conditioning": false,
+        ]
+        var dropped: [String] = []
+        for (key, value) in defaults where (network[key] as? NSObject)?.isEqual(value) == true {
+            network.removeValue(forKey: key)
+            dropped.append(key)
+        }
+        #expect(dropped.count >= 5, "only \(dropped) matched the defaults")
+        object["network"] = network
+        object["data_preprocessing"] = [String: Any]()
+        object["postprocessing"] = [String: Any]()
+        object["sampler_defaults"] = [String: Any]()
+        var preconditioning = object["preconditioning"] as! [String: Any]
+        preconditioning.removeValue(forKey: "do_gradnorm_reweighting")
+        preconditioning.removeValue(forKey: "logvar_mlp_layers")
+        object["preconditioning"] = preconditioning
+        for key in ["scheduler", "max_text_len", "coherence_keys", "model_type", "vae_repo", "text_encoder_repo"] {
+            object.removeValue(forKey: key)
+        }
+        try JSONSerialization.data(withJSONObject: object).write(to: configURL)
+        let config = try ReleaseFolder(contentsOf: folder).config
+        #expect(config.network == (try ReleaseFolder(contentsOf: try makeFolder(in: dir.appendingPathComponent("original"))).config.network))
+        #expect(config.dataPreprocessing == MIROPipelineConfig.DataPreprocessing(
+            inputKeyMean: "vae_embeddings_mean", inputKeyStd: "vae_embeddings_std", outputKeyRoot: "x_0", vaeSample: false,
+            channelWiseNormalisation: false, modelType: "sdxl"))
+        #expect(config.postprocessing == MIROPipelineConfig.Postprocessing(channelWiseNormalisation: false, modelType: "sdxl"))
+        #expect(config.samplerDefaults == MIROPipelineConfig.SamplerDefaults(numSteps: 50, guidanceScale: 7, sigmaData: 0.5))
+        #expect(config.preconditioning.doGradnormReweighting == true && config.preconditioning.logvarMLPLayers == 0)
+        #expect(config.completed().maxTextLen == 77 && config.completed().scheduler == LinearScheduler())
+    }
+
     // MARK: Case 1: overwrite only replaces a previous export
 
     @Test func overwriteRefusesAFolderThatIsNotAPreviousExport() throws {
