@@ -16,7 +16,7 @@ extension T5Encoder {
     ///
     /// - dtype: `.float32` (default) converts every weight to float32 on load, whatever the file holds
     ///   (F32, BF16, F16); `.bfloat16` keeps linear weights and the embedding in bfloat16 (norms, the position
-    ///   bias, the softmax and the residual stream stay float32).
+    ///   bias, the attention core and the residual stream stay float32).
     /// - device: where the weights go (`.cuda(i)` when the engine was built with CUDA).
     ///
     /// Throws `T5Error.invalidConfig` for a missing or invalid `config.json` and `T5Error.invalidWeights` naming

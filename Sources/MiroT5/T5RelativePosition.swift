@@ -14,20 +14,22 @@ public enum T5RelativePosition {
     /// (`log(n.float() / max_exact) / log(max_distance / max_exact) * (half − max_exact)`, truncated), so that
     /// distances on a bucket boundary land where the reference puts them.
     ///
-    /// `numBuckets ≥ 4` and `maxDistance > numBuckets / 4` (checked by `T5Config.validate`).
+    /// Meaningful for `numBuckets ≥ 4` and `maxDistance > numBuckets / 4` (what `T5Config.validate` requires);
+    /// other arguments give some bucket rather than a trap.
     public static func bucket(_ relativePosition: Int, numBuckets: Int, maxDistance: Int) -> Int {
         let half = numBuckets / 2
         var bucket = relativePosition > 0 ? half : 0
         let n = relativePosition.magnitude
-        let maxExact = half / 2
+        let maxExact = max(0, half / 2)
         if n < UInt(maxExact) { return bucket + Int(n) }
         // torch: relative_position.float() / max_exact, then log, then ÷ a Python float (cast to float32), × int.
         let scaled = Float(n) / Float(maxExact)
         let denominator = Float(Foundation.log(Double(maxDistance) / Double(maxExact)))
         let value = Foundation.log(scaled) / denominator * Float(half - maxExact)
-        // `.to(torch.long)` truncates toward zero; the clamp to the last bucket also bounds huge distances.
-        let large = value >= Float(half) ? half : maxExact + Int(value)
-        bucket += min(large, half - 1)
+        // `.to(torch.long)` truncates toward zero; the clamp to the last bucket also bounds huge distances (and,
+        // for arguments `T5Config.validate` would refuse, keeps a NaN or infinity away from `Int(_:)`).
+        let large = value >= 0 && value < Float(half) ? maxExact + Int(value) : value < 0 ? maxExact : half
+        bucket += max(0, min(large, half - 1))
         return bucket
     }
 

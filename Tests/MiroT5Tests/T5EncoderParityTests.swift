@@ -123,6 +123,19 @@ struct T5EncoderParityTests {
         #expect(values[2 * 5 + 0] == expected[300 - 2] && values[0 * 5 + 4] == expected[300 + 4])
     }
 
+    @Test("bucket() never traps, even for arguments T5Config.validate refuses")
+    func degenerateBuckets() {
+        for numBuckets in [-4, 0, 1, 2, 3, 4] {
+            for maxDistance in [-1, 0, 1, 2, 128] {
+                for offset in [-1000, -3, -1, 0, 1, 3, 1000, Int.max, Int.min + 1] {
+                    _ = T5RelativePosition.bucket(offset, numBuckets: numBuckets, maxDistance: maxDistance)
+                }
+            }
+        }
+        #expect(T5RelativePosition.bucket(Int.max, numBuckets: 32, maxDistance: 128) == 31)
+        #expect(T5RelativePosition.bucket(Int.min + 1, numBuckets: 32, maxDistance: 128) == 15)
+    }
+
     @Test("the tied embedding is one tensor under two keys, counted once")
     func tiedEmbedding() throws {
         let model = try T5Encoder.load(folder: Fixtures.url("t5-sharded"))
