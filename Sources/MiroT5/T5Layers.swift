@@ -23,9 +23,13 @@ final class T5Linear: Module {
         weight = try source.tensor(key + ".weight", shape: [outFeatures, inFeatures], role: .compute, origin: origin)
     }
 
+    /// `x` in the weight's dtype (layers feeding several linears from one input cast it once).
+    func castInput(_ x: Tensor) throws -> Tensor {
+        x.dtype == weight.dtype ? x : try x.to(weight.dtype)
+    }
+
     func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let input = x.dtype == weight.dtype ? x : try x.to(weight.dtype)
-        return try input.linear(weight)
+        try castInput(x).linear(weight)
     }
 }
 
@@ -93,8 +97,9 @@ final class T5DenseGatedActDense: Module, T5FeedForward {
     }
 
     func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let gate = try applyActivation(activation, wi0(x))
-        return try wo(gate * wi1(x))
+        let input = try wi0.castInput(x)  // once for wi_0 and wi_1
+        let gate = try applyActivation(activation, wi0(input))
+        return try wo(gate * wi1(input))
     }
 }
 
@@ -192,7 +197,9 @@ final class T5Attention: Module {
         // unscaled scores are large, and rounding them to bf16 would move the softmax by several percent. It costs
         // L² · inner multiply-adds, small next to the projections' 4 · L · d_model · inner.
         func float32(_ t: Tensor) throws -> Tensor { t.dtype == .float32 ? t : try t.to(.float32) }
-        let query = try float32(splitHeads(q(x))), key = try float32(splitHeads(k(x))), value = try float32(splitHeads(v(x)))
+        let input = try q.castInput(x)  // once for q, k and v
+        let query = try float32(splitHeads(q(input))), key = try float32(splitHeads(k(input)))
+        let value = try float32(splitHeads(v(input)))
         // scores = torch.matmul(q, k.transpose(3, 2)); scores += position_bias_masked
         let scores = try query.matmul(key.transposed(2, 3)) + bias
         // attn_weights = softmax(scores.float(), dim=-1).type_as(scores)
