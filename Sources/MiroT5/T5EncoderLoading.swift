@@ -5,6 +5,7 @@
 
 import Foundation
 import MiroEngine
+import MiroFormats
 
 extension T5Encoder {
     public static let configFileName = "config.json"

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import MiroT5
+import MiroFormats
 
 @Suite
 struct HuggingFaceCacheTests {
@@ -74,26 +74,14 @@ struct HuggingFaceCacheTests {
                                                 withIntermediateDirectories: true)
         #expect(thrownDescription { _ = try empty.snapshot(repoId: "google/flan-t5-xl") }?.contains("no refs/main and no snapshot folders") == true)
     }
+}
 
-    @Test("T5Encoder.load(repoId:) reads a snapshot laid out as the hub cache does (symlinks into blobs)")
-    func loadFromCache() throws {
-        let root = try temporaryDirectory()
-        let repo = root.appendingPathComponent("models--tiny--t5")
-        let commit = String(repeating: "e", count: 40)
-        let snapshot = repo.appendingPathComponent("snapshots/\(commit)")
-        let blobs = repo.appendingPathComponent("blobs")
-        let fm = FileManager.default
-        try fm.createDirectory(at: snapshot, withIntermediateDirectories: true)
-        try fm.createDirectory(at: blobs, withIntermediateDirectories: true)
-        try fm.createDirectory(at: repo.appendingPathComponent("refs"), withIntermediateDirectories: true)
-        try Data(commit.utf8).write(to: repo.appendingPathComponent("refs/main"))
-        let source = try Fixtures.url("t5-bf16")
-        for (i, name) in ["config.json", "model.safetensors"].enumerated() {
-            let blob = blobs.appendingPathComponent("blob\(i)")
-            try fm.copyItem(at: source.appendingPathComponent(name), to: blob)
-            try fm.createSymbolicLink(atPath: snapshot.appendingPathComponent(name).path, withDestinationPath: "../../blobs/blob\(i)")
-        }
-        let model = try T5Encoder.load(repoId: "tiny/t5", cache: HuggingFaceCache(root: root))
-        #expect(model.config.dModel == 24)
+/// The description of the error `body` throws, or nil.
+private func thrownDescription(_ body: () throws -> Void) -> String? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return "\(error)"
     }
 }
