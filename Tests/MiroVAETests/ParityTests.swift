@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MiroEngine
+import MiroFormats
 import MiroIO
 import MiroVAE
 
@@ -63,6 +64,26 @@ struct ParityTests {
             let latents = try Fixtures.tensor("kl.input.latents")
             #expect(try relativeError(reduced.decode(latents), reference.decode(latents)) == 0, "\(dtype)")
         }
+    }
+
+    /// The other folder layouts diffusers writes: a sharded checkpoint with its index, and the fp16 variant name.
+    @Test func shardedAndVariantFolders() throws {
+        let folder = try editableCopy(of: "vae_tiny")
+        defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent()) }
+        let weights = folder.appendingPathComponent("diffusion_pytorch_model.safetensors")
+        let list = try tensors(of: weights)
+        try FileManager.default.removeItem(at: weights)
+        let entries = try list.map { name, t in
+            SafeTensorsWriter.Tensor(name: name, dtype: .f32, shape: t.shape, bytes: Data(try t.bytes()))
+        }
+        let written = try SafeTensorsWriter.writeSharded(entries, to: folder, baseName: "diffusion_pytorch_model",
+                                                         maxShardBytes: 100_000)
+        #expect(written.count >= 3, "several shards and an index")
+        try checkKL(AutoencoderKL.load(folder), "sharded")
+        for url in written { try FileManager.default.removeItem(at: url) }
+        try TensorFiles.saveSafeTensors(list, to: folder.appendingPathComponent("diffusion_pytorch_model.fp16.safetensors"),
+                                        saveAs: .float16)
+        try checkKL(AutoencoderKL.load(folder), "fp16 variant", tolerance: 5e-3)
     }
 
     @Test func posteriorSampleAndClamp() throws {
