@@ -14,7 +14,8 @@ extension AutoencoderKL {
     ///   given, replaces `config.json`.
     /// - A single `.safetensors` file: diffusers names or the original LDM names of `sdxl_vae.safetensors`
     ///   (detected from the names), built with `config` (default: the SDXL VAE's). LDM files' `loss.*` tensors
-    ///   (the training discriminator/LPIPS some checkpoints carry) and `model_ema.*` are skipped.
+    ///   (the training discriminator/LPIPS some checkpoints carry) and `model_ema.*` are skipped. In a whole
+    ///   Stable Diffusion checkpoint (tensors under `first_stage_model.`), only those tensors are read.
     ///
     /// Weights may be stored in float32, float16, bfloat16 or float64; the model computes in float32. Pre-0.14
     /// diffusers attention names (`query`, `key`, `value`, `proj_attn`) are accepted. Every tensor is checked
@@ -44,21 +45,30 @@ extension AutoencoderKL {
         try resolved.validate(path: configPath)
         let model = try AutoencoderKL(config: resolved)
         let source = try WeightSource(weightsURL)
-        let layout = KLCheckpointLayout.detect(source.names)
+        // A whole Stable Diffusion checkpoint keeps its VAE under `first_stage_model.`: read only those.
+        let prefix = source.names.contains { $0.hasPrefix(Self.fullCheckpointPrefix) } ? Self.fullCheckpointPrefix : ""
+        let layout = KLCheckpointLayout.detect(source.names.map { String($0.dropFirst(prefix.count)) })
         let blocks = resolved.blockOutChannels.count
         try WeightLoader.load(
             model, from: [source],
             rename: { _, name in
+                let local = String(name.dropFirst(prefix.count))
                 switch layout {
-                case .diffusers: KLCheckpointNames.currentAttentionName(name)
-                case .ldm: KLCheckpointNames.diffusersName(ldm: name, blocks: blocks)
+                case .diffusers: return KLCheckpointNames.currentAttentionName(local)
+                case .ldm: return KLCheckpointNames.diffusersName(ldm: local, blocks: blocks)
                 }
             },
-            ignoredPrefixes: layout == .ldm ? ["loss.", "model_ema."] : [],
+            ignore: { name in
+                if !prefix.isEmpty { return !name.hasPrefix(prefix) }
+                return layout == .ldm && (name.hasPrefix("loss.") || name.hasPrefix("model_ema."))
+            },
             squeezable: layout == .ldm ? KLCheckpointNames.isAttentionProjection : { _ in false },
             configPath: configPath)
         return model
     }
+
+    /// The prefix of the VAE's tensors inside a whole LDM/SGM Stable Diffusion checkpoint.
+    static let fullCheckpointPrefix = "first_stage_model."
 }
 
 extension AutoencoderTiny {

@@ -58,17 +58,17 @@ struct WeightBinding {
 
 enum WeightLoader {
     /// Binds the tensors of `sources` to `module`'s state dict and copies them in, or throws before copying
-    /// anything. `rename` maps (index of the source in `sources`, source name) to the model's name (nil: not part of the model); names starting
-    /// with one of `ignoredPrefixes` are skipped. Every model tensor must be present exactly once with its shape
+    /// anything. `rename` maps (index of the source in `sources`, source name) to the model's name (nil: not part
+    /// of the model); names for which `ignore` is true are skipped. Every model tensor must be present exactly once with its shape
     /// (or, for `squeezable` names, the shape followed by 1×1), in a floating-point dtype; a source tensor the
     /// model does not have is an error too, because it means the configuration disagrees with the weights.
     static func load(_ module: Module, from sources: [WeightSource], rename: (_ sourceIndex: Int, _ name: String) -> String?,
-                     ignoredPrefixes: [String] = [], squeezable: (String) -> Bool = { _ in false },
+                     ignore: (String) -> Bool = { _ in false }, squeezable: (String) -> Bool = { _ in false },
                      configPath: String) throws {
         var bindings: [String: WeightBinding] = [:]
         for (index, source) in sources.enumerated() {
             for name in source.names {
-                if ignoredPrefixes.contains(where: { name.hasPrefix($0) }) { continue }
+                if ignore(name) { continue }
                 guard let target = rename(index, name) else {
                     throw VAEError.invalidWeights(path: source.path, message: "tensor '\(name)' is not part of this autoencoder")
                 }

@@ -35,6 +35,19 @@ struct ParityTests {
         try checkKL(AutoencoderKL.load(Fixtures.url("vae_tiny_oldattn.safetensors"), config: config), "old attention names")
     }
 
+    /// The VAE inside a whole LDM checkpoint: `first_stage_model.` tensors read, everything else skipped.
+    @Test func tinyKLInsideAWholeCheckpoint() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var list = try tensors(of: Fixtures.url("vae_tiny_ldm.safetensors")).map { ("first_stage_model.\($0.0)", $0.1) }
+        list.append(("model.diffusion_model.input_blocks.0.0.weight", try Tensor.zeros([2, 4, 3, 3])))
+        list.append(("cond_stage_model.transformer.text_model.final_layer_norm.weight", try Tensor.zeros([2])))
+        let file = dir.appendingPathComponent("sd_xl_tiny.safetensors")
+        try TensorFiles.saveSafeTensors(list, to: file)
+        let config = try AutoencoderKLConfig.load(Fixtures.url("vae_tiny/config.json"))
+        try checkKL(AutoencoderKL.load(file, config: config), "whole checkpoint")
+    }
+
     /// Chunking changes memory, not numbers: one image per call gives the same posterior and images.
     @Test func chunkingDoesNotChangeResults() throws {
         let vae = try AutoencoderKL.load(Fixtures.url("vae_tiny"))
