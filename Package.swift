@@ -119,6 +119,7 @@ let package = Package(
         tests("MiroNNTests", ["MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO"], fixtures: true),
         tests("MiroModelsTests", ["MiroEngine", "MiroNN", "MiroModels", "MiroIO"], fixtures: true),
         tests("MiroImageTests", ["MiroImage"]),
+        tests("MiroTokenizersTests", ["MiroTokenizers", "MiroFormats"], fixtures: true),
         tests("MiroDataTests", ["MiroFormats", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"], fixtures: true),
         tests("MiroPipelineTests", ["MiroEngine", "MiroNN", "MiroIO", "MiroFormats", "MiroModels", "MiroImage", "MiroShapes",
                                     "MiroPipeline", "MiroTraining", "MiroTestSupport"], fixtures: true),

@@ -1,0 +1,304 @@
+#!/usr/bin/python3
+"""Generate the parity fixtures of the Swift SentencePiece / T5 tokenizer (Sources/MiroTokenizers).
+
+HOW TO RUN (from the repository root, Debian bookworm /usr/bin/python3 3.11, no torch needed):
+
+    mkdir -p /tmp/wheels-tok && cd /tmp/wheels-tok
+    /usr/bin/python3 -m pip download --no-deps transformers==4.40.2 tokenizers==0.19.1 sentencepiece==0.2.0 \
+        huggingface_hub==0.23.0 safetensors==0.4.3 numpy==1.24.2 protobuf==4.25.9 regex filelock tqdm \
+        packaging pyyaml requests fsspec urllib3 idna charset_normalizer certifi typing_extensions
+    /usr/bin/python3 -m pip install --no-deps --target /work/pydeps-tok /tmp/wheels-tok/*.whl
+    cd - && HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH=/work/pydeps-tok \
+        /usr/bin/python3 scripts/make_tokenizer_fixtures.py
+
+  * Pinned and asserted: transformers 4.40.2, tokenizers 0.19.1, sentencepiece 0.2.0 (protobuf only for the
+    slow -> fast converter). Nothing is downloaded from a hub.
+  * A SentencePiece unigram model is trained like T5's (model_type=unigram, normalization_rule_name=nmt_nfkc,
+    pad 0, eos 1, unk 2, no bos, no byte fallback) on a corpus this script writes from a fixed seed (English,
+    accented Latin, some CJK and full-width text). Training uses one thread and no shuffling, so re-running
+    gives the same spiece.model.
+  * T5Tokenizer (slow, sentencepiece) and T5TokenizerFast (tokenizers) wrap it and `save_pretrained` into
+    slow/ and fast/. fast/tokenizer_config.json loses the `add_prefix_space` key that 4.40 writes (the real
+    google/flan-t5-xl config has none; with it, from_pretrained would rebuild from spiece.model instead of
+    reading tokenizer.json), and fast/ keeps no spiece.model (the Swift test of "tokenizer.json is preferred"
+    copies both into one folder itself).
+  * legacy/tokenizer.json is fast/tokenizer.json rewritten in the older converter layout that the real
+    google/flan-t5-xl repository ships (normalizer Sequence[Precompiled, Replace(" {2,}" -> " ")],
+    pre_tokenizer Sequence[WhitespaceSplit, Metaspace{replacement, add_prefix_space: true}]); its expected
+    ids come from the tokenizers library itself (Tokenizer.from_file), truncation/padding enabled as
+    transformers does.
+
+Output (Tests/MiroTokenizersTests/Fixtures/, override with --out):
+  slow/    spiece.model, tokenizer_config.json, special_tokens_map.json   (T5Tokenizer.save_pretrained)
+  fast/    tokenizer.json, tokenizer_config.json, special_tokens_map.json (T5TokenizerFast.save_pretrained)
+  legacy/  tokenizer.json                                                 (older layout, see above)
+  expected.json  {"versions", "max_lengths", "cases": [{"name", "text", "slow", "fast", "legacy"}], ...}
+      each of slow/fast/legacy: {"ids": unpadded input_ids with </s>,
+                                 "L<n>": {"ids", "mask"} for padding="max_length", truncation=True, max_length=n}
+      "disagreements": names of the cases where slow and fast ids differ (unpadded).
+"""
+
+import argparse
+import io
+import json
+import os
+import random
+import shutil
+import sys
+
+EXPECTED_VERSIONS = {"transformers": "4.40.2", "tokenizers": "0.19.1", "sentencepiece": "0.2.0"}
+SEED = 2126
+VOCAB_SIZE = 1200
+MAX_LENGTHS = [16, 64]
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(REPO_ROOT, "Tests", "MiroTokenizersTests", "Fixtures")
+
+
+def check_versions():
+    import sentencepiece
+    import tokenizers
+    import transformers
+    got = {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+           "sentencepiece": sentencepiece.__version__}
+    for name, want in EXPECTED_VERSIONS.items():
+        assert got[name] == want, f"need {name} {want}, got {got[name]}"
+    return got
+
+
+# --------------------------------------------------------------------------- corpus
+ENGLISH = ("a photo of the cat dog bird house tree car red blue green small large old young man woman child "
+           "sitting standing running on in under near with beside garden street city mountain river lake sky "
+           "painting drawing portrait landscape sunset morning evening light dark bright beautiful detailed "
+           "high quality render artwork style colorful black white yellow orange purple flower table chair "
+           "window door book cup glass water fire snow rain cloud forest beach ocean boat train plane road "
+           "final flight office effect difficult").split()
+ACCENTED = ("café crème brûlée naïve façade déjà vu élève être garçon señor niño año mañana jalapeño über "
+            "schön straße grün fünf mädchen ångström smörgåsbord øl æble coração não ação português "
+            "kraków łódź żółć český příliš žluťoučký").split()
+CJK = ["猫", "狗", "一只", "坐在", "椅子", "上", "中文", "测试", "日本語", "テキスト", "です", "の", "写真",
+       "美しい", "山", "川", "空", "花", "東京", "北京"]
+FULLWIDTH = ["ＡＢＣ", "１２３", "（括弧）", "！", "？", "ｶﾀｶﾅ"]
+PUNCT = [".", ",", "!", "?", ";", ":", "-", "(", ")", "\"", "'", "—", "…"]
+
+
+def make_corpus(rng):
+    lines = []
+    for _ in range(6000):
+        words = []
+        for _ in range(rng.randint(3, 14)):
+            r = rng.random()
+            if r < 0.62:
+                words.append(rng.choice(ENGLISH))
+            elif r < 0.80:
+                words.append(rng.choice(ACCENTED))
+            elif r < 0.90:
+                words.append("".join(rng.choice(CJK) for _ in range(rng.randint(1, 3))))
+            elif r < 0.93:
+                words.append(rng.choice(FULLWIDTH))
+            elif r < 0.97:
+                words.append(str(rng.randint(0, 2026)))
+            else:
+                words.append(rng.choice(PUNCT))
+        line = " ".join(words)
+        if rng.random() < 0.5:
+            line = line[0].upper() + line[1:]
+        lines.append(line + rng.choice([".", "", "!", "?"]))
+    return lines
+
+
+def train_spm(lines):
+    import sentencepiece as spm
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=model, vocab_size=VOCAB_SIZE, model_type="unigram",
+        normalization_rule_name="nmt_nfkc", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+        character_coverage=1.0, num_threads=1, shuffle_input_sentence=False, seed_sentencepiece_size=100000,
+        minloglevel=2)
+    return model.getvalue()
+
+
+# --------------------------------------------------------------------------- hard text set
+def hard_texts():
+    long_sentence = ("A very detailed painting of an old house beside the river under a bright morning sky, "
+                     "with café tables, señor García's garden and 东京 lights. ")
+    return [
+        ("plain", "A photo of a cat sitting on a red chair."),
+        ("accents", "Crème brûlée, naïve café, Ångström, façade — déjà vu!"),
+        ("fullwidth", "Ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ １２３ and ｶﾀｶﾅ ｈａｌｆ"),
+        ("ligatures", "The ﬁnal ﬂight: ﬀ ﬃ ﬄ ligatures ﬁ"),
+        ("emoji", "Emoji: 😀🎉👍🏽 👨‍👩‍👧 done ❤️ 🇫🇷"),
+        ("cjk", "中文测试：一只猫坐在椅子上。日本語のテキストです。"),
+        ("hangul_arabic", "한국어 텍스트 مرحبا שלום"),
+        ("tabs_newlines", "tabs\tand\nnewlines\r\n and   repeated    spaces"),
+        ("leading_trailing", "   leading and trailing spaces   "),
+        ("empty", ""),
+        ("only_spaces", "     "),
+        ("only_tab", "\t"),
+        ("long", long_sentence * 12),
+        ("eos_inside", "Hello </s> world"),
+        ("eos_end", "end with </s>"),
+        ("eos_only", "</s>"),
+        ("sentinels", "<extra_id_3> in the middle <extra_id_3>"),
+        ("sentinel_glued", "x<extra_id_0>y and a  <extra_id_1>  b"),
+        ("sentinel_adjacent", "<extra_id_99><extra_id_0> not <extra_id_100> nor <extra_id_3 >"),
+        ("pad_unk_text", "<pad><unk> text"),
+        ("leading_special", " </s>start"),
+        ("combining", "e\u0301 a\u0308 o\u0302\u0323 n\u0303 cafe\u0301"),
+        ("combining_long", "a\u0301\u0302\u0303\u0304 ﬁ\u0301 x\u0308\u0308"),
+        ("decomposed_hangul", "\u1100\u1161\u11a8 \u1100\u1161"),
+        ("nbsp", "non\u00a0breaking\u00a0space, narrow\u202fnbsp, \u3000ideographic\u3000space"),
+        ("zero_width", "zero\u200bwidth\u200cnon\u200djoiner\ufeffbom"),
+        ("fullwidth_specials", "＜/s＞ and ＜extra_id_3＞ and ＜pad＞"),
+        ("metaspace_char", "▁already▁escaped ▁ text ▁▁"),
+        ("compat", "Ⅻ x² H₂O ℃ ㎏ ㍻ ½ ™ …"),
+        ("mixed", "HELLO world 12345 3.14159 !!!???... https://example.com/a_b?c=1"),
+        ("controls", "bell\x07 unit\x1f sep\x1c end"),
+        ("unknown_runs", "😀😀😀 ☃☃ ∰∰ x"),
+        ("many_spaces_specials", "  a  </s>  b  <extra_id_5>  c  "),
+    ]
+
+
+def to_list(x):
+    return [int(v) for v in x]
+
+
+def encode_transformers(tok, texts):
+    out = []
+    full = tok(texts)["input_ids"]
+    padded = {n: tok(texts, max_length=n, padding="max_length", truncation=True) for n in MAX_LENGTHS}
+    for i in range(len(texts)):
+        rec = {"ids": to_list(full[i])}
+        for n in MAX_LENGTHS:
+            rec[f"L{n}"] = {"ids": to_list(padded[n]["input_ids"][i]), "mask": to_list(padded[n]["attention_mask"][i])}
+        out.append(rec)
+    return out
+
+
+def encode_backend(path, texts):
+    """The tokenizers library alone, set up as transformers sets it for padding='max_length', truncation=True."""
+    from tokenizers import Tokenizer
+    out = [{} for _ in texts]
+    tok = Tokenizer.from_file(path)
+    for i, enc in enumerate(tok.encode_batch(texts)):
+        out[i]["ids"] = to_list(enc.ids)
+    for n in MAX_LENGTHS:
+        tok = Tokenizer.from_file(path)
+        tok.enable_truncation(max_length=n, stride=0, strategy="longest_first", direction="right")
+        tok.enable_padding(length=n, pad_id=0, pad_token="<pad>", pad_type_id=0, direction="right")
+        for i, enc in enumerate(tok.encode_batch(texts)):
+            out[i][f"L{n}"] = {"ids": to_list(enc.ids), "mask": to_list(enc.attention_mask)}
+    return out
+
+
+def legacy_layout(fast_json):
+    """fast/tokenizer.json in the older converter layout (google/flan-t5-xl's tokenizer.json)."""
+    data = json.loads(fast_json)
+    norm = data["normalizer"]
+    assert norm["type"] == "Sequence", norm["type"]
+    pre = [n for n in norm["normalizers"] if n["type"] == "Precompiled"]
+    assert len(pre) == 1
+    data["normalizer"] = {"type": "Sequence", "normalizers": [
+        pre[0], {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
+    meta = data["pre_tokenizer"]
+    assert meta["type"] == "Metaspace", meta
+    data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"},
+        {"type": "Metaspace", "replacement": meta["replacement"], "add_prefix_space": True}]}
+    data["decoder"] = {"type": "Metaspace", "replacement": meta["replacement"], "add_prefix_space": True}
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    args = ap.parse_args()
+    versions = check_versions()
+    from transformers import T5Tokenizer, T5TokenizerFast
+
+    rng = random.Random(SEED)
+    model_bytes = train_spm(make_corpus(rng))
+
+    out = args.out
+    for sub in ["slow", "fast", "legacy"]:
+        shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
+        os.makedirs(os.path.join(out, sub))
+    work = os.path.join(out, "_work")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    spiece = os.path.join(work, "spiece.model")
+    with open(spiece, "wb") as f:
+        f.write(model_bytes)
+
+    slow = T5Tokenizer(spiece, model_max_length=512)
+    slow.save_pretrained(os.path.join(out, "slow"))
+    fast = T5TokenizerFast(vocab_file=spiece, model_max_length=512, from_slow=True)
+    fast.save_pretrained(os.path.join(out, "fast"))
+    shutil.rmtree(work)
+    os.remove(os.path.join(out, "fast", "spiece.model"))
+    cfg_path = os.path.join(out, "fast", "tokenizer_config.json")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    cfg.pop("add_prefix_space", None)
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f, indent=2, ensure_ascii=False)
+    for name in ["added_tokens.json"]:
+        for sub in ["slow", "fast"]:
+            p = os.path.join(out, sub, name)
+            if os.path.exists(p):
+                os.remove(p)
+    with open(os.path.join(out, "fast", "tokenizer.json"), encoding="utf-8") as f:
+        fast_json = f.read()
+    with open(os.path.join(out, "legacy", "tokenizer.json"), "w", encoding="utf-8") as f:
+        f.write(legacy_layout(fast_json))
+
+    # Reload as users do: from the saved folders.
+    slow = T5Tokenizer.from_pretrained(os.path.join(out, "slow"))
+    fast = T5TokenizerFast.from_pretrained(os.path.join(out, "fast"))
+    assert not isinstance(slow, T5TokenizerFast) and fast.is_fast
+    # The reloaded backend equals the saved file, except that serde_json (without float_roundtrip) reads some
+    # 17-digit scores 1 ulp off: the Swift reader parses scores the same way (SerdeJSONFloat.swift).
+    reloaded, saved = json.loads(fast.backend_tokenizer.to_str()), json.loads(fast_json)
+    reloaded_vocab, saved_vocab = reloaded["model"].pop("vocab"), saved["model"].pop("vocab")
+    assert reloaded == saved, "fast reloaded != saved json"
+    assert [p for p, _ in reloaded_vocab] == [p for p, _ in saved_vocab]
+    assert all(abs(a - b) <= 1e-14 * abs(b) for (_, a), (_, b) in zip(reloaded_vocab, saved_vocab))
+
+    cases = hard_texts()
+    texts = [t for _, t in cases]
+    slow_out = encode_transformers(slow, texts)
+    fast_out = encode_transformers(fast, texts)
+    backend_out = encode_backend(os.path.join(out, "fast", "tokenizer.json"), texts)
+    assert backend_out == fast_out, "tokenizers backend != T5TokenizerFast"
+    legacy_out = encode_backend(os.path.join(out, "legacy", "tokenizer.json"), texts)
+
+    records, disagreements, legacy_diffs = [], [], []
+    for (name, text), s, f_, l in zip(cases, slow_out, fast_out, legacy_out):
+        records.append({"name": name, "text": text, "slow": s, "fast": f_, "legacy": l})
+        if s["ids"] != f_["ids"]:
+            disagreements.append(name)
+        if l["ids"] != f_["ids"]:
+            legacy_diffs.append(name)
+    expected = {
+        "generator": "scripts/make_tokenizer_fixtures.py",
+        "versions": versions,
+        "vocab_size": slow.sp_model.get_piece_size(),
+        "len_tokenizer": len(slow),
+        "max_lengths": MAX_LENGTHS,
+        "cases": records,
+        "disagreements": disagreements,
+        "legacy_differs_from_fast": legacy_diffs,
+    }
+    with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump(expected, f, ensure_ascii=False, indent=1)
+    print("vocab", expected["vocab_size"], "len", expected["len_tokenizer"])
+    print("slow/fast disagree on:", disagreements)
+    print("legacy layout differs from fast on:", legacy_diffs)
+    for name, text in cases:
+        if name in disagreements or name in legacy_diffs:
+            r = next(r for r in records if r["name"] == name)
+            print(f"  {name}: slow {r['slow']['ids']}\n  {' ' * len(name)}  fast {r['fast']['ids']}"
+                  f"\n  {' ' * len(name)}  legacy {r['legacy']['ids']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
