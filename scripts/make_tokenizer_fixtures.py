@@ -158,6 +158,33 @@ def hard_texts():
     ]
 
 
+RANDOM_POOL = (
+    list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?'\"-()[]{}/@#%&*+=_~") * 3
+    + [" ", " ", " ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c"]
+    + list("éèêëàâäîïôöùûüçñÅØßæœłżčšřğışÆŒ")
+    + [chr(c) for c in range(0x300, 0x370, 7)]                       # combining marks
+    + list("ﬀﬁﬂﬃﬄﬅﬆ") + [chr(c) for c in range(0xFF01, 0xFF5F, 5)]     # ligatures, full-width forms
+    + [chr(c) for c in range(0xFF61, 0xFFA0, 4)]                     # half-width katakana
+    + list("¹²³⁴₀₁₂℃℉㎏㎞㍻㍿ⅠⅡⅢⅫⅰⅱ①②⑳½¼™℠…‥ſﬅ") + ["K", "Å", "Ω"]   # compatibility forms
+    + CJK + list("猫犬鳥雨雪龍愛") + list("한국어텍스트") + ["\u1100\u1161", "\u1100\u1161\u11a8"]
+    + ["😀", "🎉", "👍🏽", "👨‍👩‍👧", "❤️", "🇫🇷", "1️⃣", "☃", "∰", "𝔘𝔫𝔦", "🏳️‍🌈"]
+    + ["\u00a0", "\u2002", "\u2009", "\u200a", "\u3000", "\u202f", "\u205f", "\u1680", "\u0085"]
+    + ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u034f"]
+    + ["</s>", "<pad>", "<unk>", "<extra_id_3>", "<extra_id_42>", "<extra_id_0>", "▁", "▁▁", "<", ">", "＜/s＞"]
+    + ["\x01", "\x07", "\x1b", "\x1f", "\x7f", "\x00"]
+    + ["مرحبا", "שלום", "नमस्ते", "क्षि", "สวัสดี", "Ελληνικά", "Русский"]
+)
+
+
+def random_texts(rng, count=48):
+    """Texts drawn from RANDOM_POOL (fixed seed): every pairing of the hard characters above, in context."""
+    texts = []
+    for k in range(count):
+        n = rng.randint(1, 24)
+        texts.append((f"random_{k:02d}", "".join(rng.choice(RANDOM_POOL) for _ in range(n))))
+    return texts
+
+
 def to_list(x):
     return [int(v) for v in x]
 
@@ -263,7 +290,7 @@ def main():
     assert [p for p, _ in reloaded_vocab] == [p for p, _ in saved_vocab]
     assert all(abs(a - b) <= 1e-14 * abs(b) for (_, a), (_, b) in zip(reloaded_vocab, saved_vocab))
 
-    cases = hard_texts()
+    cases = hard_texts() + random_texts(random.Random(SEED + 1))
     texts = [t for _, t in cases]
     slow_out = encode_transformers(slow, texts)
     fast_out = encode_transformers(fast, texts)
