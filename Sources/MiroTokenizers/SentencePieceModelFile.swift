@@ -13,6 +13,12 @@ public struct SentencePieceModelFile: Sendable {
         public var piece: String
         public var score: Float
         public var type: PieceType
+
+        public init(piece: String, score: Float, type: PieceType) {
+            self.piece = piece
+            self.score = score
+            self.type = type
+        }
     }
 
     public var pieces: [Piece] = []
