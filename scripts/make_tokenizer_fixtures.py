@@ -24,8 +24,9 @@ HOW TO RUN (from the repository root, Debian bookworm /usr/bin/python3 3.11, no 
     copies both into one folder itself).
   * legacy/tokenizer.json is fast/tokenizer.json rewritten in the older converter layout that the real
     google/flan-t5-xl repository ships (normalizer Sequence[Precompiled, Replace(" {2,}" -> " ")],
-    pre_tokenizer Sequence[WhitespaceSplit, Metaspace{replacement, add_prefix_space: true}]); its expected
-    ids come from the tokenizers library itself (Tokenizer.from_file), truncation/padding enabled as
+    pre_tokenizer Sequence[WhitespaceSplit, Metaspace{replacement, add_prefix_space: true}]), with the flags of
+    four added tokens varied (lstrip/rstrip, normalized, single_word) so every AddedVocabulary rule runs; its
+    expected ids come from the tokenizers library itself (Tokenizer.from_file), truncation/padding enabled as
     transformers does.
 
 Output (Tests/MiroTokenizersTests/Fixtures/, override with --out):
@@ -155,6 +156,8 @@ def hard_texts():
         ("controls", "bell\x07 unit\x1f sep\x1c end"),
         ("unknown_runs", "😀😀😀 ☃☃ ∰∰ x"),
         ("many_spaces_specials", "  a  </s>  b  <extra_id_5>  c  "),
+        ("normalized_specials", "＜extra_id_42＞ and ＜unk＞, a <extra_id_42> b<extra_id_3>c  <extra_id_3>  d"),
+        ("single_word_sentinel", "w<extra_id_0> <extra_id_0>w <extra_id_0> é<extra_id_0>. (<extra_id_0>)"),
     ]
 
 
@@ -232,6 +235,12 @@ def legacy_layout(fast_json):
         {"type": "WhitespaceSplit"},
         {"type": "Metaspace", "replacement": meta["replacement"], "add_prefix_space": True}]}
     data["decoder"] = {"type": "Metaspace", "replacement": meta["replacement"], "add_prefix_space": True}
+    # Vary the added-token flags so that every matching rule of AddedVocabulary runs somewhere (the real
+    # flan-t5-xl file has them all false but `special`).
+    flags = {"<extra_id_3>": {"lstrip": True, "rstrip": True}, "<extra_id_42>": {"normalized": True},
+             "<unk>": {"normalized": True}, "<extra_id_0>": {"single_word": True}}
+    for token in data["added_tokens"]:
+        token.update(flags.get(token["content"], {}))
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
