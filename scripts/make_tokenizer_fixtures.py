@@ -33,10 +33,12 @@ Output (Tests/MiroTokenizersTests/Fixtures/, override with --out):
   slow/    spiece.model, tokenizer_config.json, special_tokens_map.json   (T5Tokenizer.save_pretrained)
   fast/    tokenizer.json, tokenizer_config.json, special_tokens_map.json (T5TokenizerFast.save_pretrained)
   legacy/  tokenizer.json                                                 (older layout, see above)
+  serde/   tokenizer.json  a 6-piece Unigram whose two scores serde_json reads 1 ulp off (see SERDE_TOKENIZER)
   expected.json  {"versions", "max_lengths", "cases": [{"name", "text", "slow", "fast", "legacy"}], ...}
       each of slow/fast/legacy: {"ids": unpadded input_ids with </s>,
                                  "L<n>": {"ids", "mask"} for padding="max_length", truncation=True, max_length=n}
       "disagreements": names of the cases where slow and fast ids differ (unpadded).
+      "serde": {"text", "ids"}: what tokenizers gives with serde/tokenizer.json.
 """
 
 import argparse
@@ -244,6 +246,29 @@ def legacy_layout(fast_json):
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+# Two pieces whose scores serde_json (tokenizers' JSON reader, no float_roundtrip) reads as the same f64 although
+# the texts denote neighbouring doubles: a correctly rounded reader prefers "▁a" + "b", tokenizers ties and keeps
+# "▁ab".
+SERDE_TOKENIZER = """{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+"pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": true},
+"post_processor": null, "decoder": null,
+"model": {"type": "Unigram", "unk_id": 2, "vocab": [["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0],
+["\u2581ab", -7.4981303215026855], ["\u2581a", -7.498130321502685], ["b", 0.0]], "byte_fallback": false}}
+"""
+
+
+def serde_case(out):
+    from tokenizers import Tokenizer
+    os.makedirs(os.path.join(out, "serde"), exist_ok=True)
+    path = os.path.join(out, "serde", "tokenizer.json")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(SERDE_TOKENIZER)
+    assert float("-7.4981303215026855") < float("-7.498130321502685")  # correctly rounded: "▁a" + "b" wins
+    ids = Tokenizer.from_file(path).encode("ab").ids
+    assert ids == [3], ids
+    return {"text": "ab", "ids": ids}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -323,6 +348,7 @@ def main():
         "cases": records,
         "disagreements": disagreements,
         "legacy_differs_from_fast": legacy_diffs,
+        "serde": serde_case(out),
     }
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(expected, f, ensure_ascii=False, indent=1)

@@ -141,6 +141,10 @@ private func pythonRStrip(_ s: String) -> String {
 }
 
 /// `PreTrainedTokenizer.tokenize` without the model: chunks of text (for `_tokenize`) and added tokens.
+///
+/// `Trie.split` is taken as leftmost-longest matching. That is what it computes whenever no added token is a prefix
+/// of another one followed by more text (T5's `<pad>`, `</s>`, `<unk>`, `<extra_id_N>` never are); with such
+/// overlapping tokens its lookahead can pick differently.
 func slowTokenizerSplit(_ text: String, tokens: [AddedToken]) -> [TextSegment] {
     let bytes = Array(text.utf8)
     let patterns = tokens.map { Array($0.content.utf8) }

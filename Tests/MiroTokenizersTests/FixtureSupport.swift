@@ -61,9 +61,15 @@ struct ExpectedTokens: Decodable {
     var maxLengths: [Int]
     var cases: [Case]
     var disagreements: [String]
+    var serde: Serde
+
+    struct Serde: Decodable {
+        var text: String
+        var ids: [Int32]
+    }
 
     enum CodingKeys: String, CodingKey {
-        case vocabSize = "vocab_size", lenTokenizer = "len_tokenizer", maxLengths = "max_lengths", cases, disagreements
+        case vocabSize = "vocab_size", lenTokenizer = "len_tokenizer", maxLengths = "max_lengths", cases, disagreements, serde
     }
 }
 

@@ -73,4 +73,12 @@ import MiroTokenizers
         #expect(tokenizer.sentinelID(100) == nil)
         #expect(tokenizer.encode("<extra_id_7>") == [Int32(expected.vocabSize + 92), 1])
     }
+
+    /// Scores are read as tokenizers' serde_json reads them: here a correctly rounded parse would pick "▁a" + "b".
+    @Test func scoresAreReadLikeSerdeJSON() throws {
+        let expected = try Fixtures.expected().serde
+        let tokenizer = try T5Tokenizer.load(tokenizerJSON: Fixtures.path("serde/tokenizer.json"))
+        #expect(tokenizer.encode(expected.text) == expected.ids)
+        #expect(expected.ids == [3])
+    }
 }
