@@ -34,11 +34,13 @@ Output (Tests/MiroTokenizersTests/Fixtures/, override with --out):
   fast/    tokenizer.json, tokenizer_config.json, special_tokens_map.json (T5TokenizerFast.save_pretrained)
   legacy/  tokenizer.json                                                 (older layout, see above)
   serde/   tokenizer.json  a 6-piece Unigram whose two scores serde_json reads 1 ulp off (see SERDE_TOKENIZER)
+  spm_precision/ spiece.model  a 6-piece model on which sentencepiece's float/double arithmetic decides
   expected.json  {"versions", "max_lengths", "cases": [{"name", "text", "slow", "fast", "legacy"}], ...}
       each of slow/fast/legacy: {"ids": unpadded input_ids with </s>,
                                  "L<n>": {"ids", "mask"} for padding="max_length", truncation=True, max_length=n}
       "disagreements": names of the cases where slow and fast ids differ (unpadded).
       "serde": {"text", "ids"}: what tokenizers gives with serde/tokenizer.json.
+      "spm_precision": {"text", "ids"}: what T5Tokenizer gives with spm_precision/spiece.model.
 """
 
 import argparse
@@ -269,6 +271,34 @@ def serde_case(out):
     return {"text": "ab", "ids": ids}
 
 
+def spm_precision_case(out):
+    """A 6-piece model where sentencepiece's arithmetic decides: "▁a" + "b" ties "▁ab" in float32, but the
+    reference adds and compares a piece's score in double (then stores float), so "▁a" + "b" wins."""
+    import numpy as np
+    import sentencepiece as spm
+    from transformers import T5Tokenizer
+    from transformers.utils import sentencepiece_model_pb2_new as pb
+    m = pb.ModelProto()
+    for piece, score, kind in [("<pad>", 0.0, 3), ("</s>", 0.0, 3), ("<unk>", 0.0, 2),
+                               ("\u2581ab", float(np.float32(-1.0) - np.float32(2.0 ** -23)), 1),
+                               ("\u2581a", -1.0, 1), ("b", float(np.float32(-3 * 2.0 ** -25)), 1)]:
+        p = m.pieces.add()
+        p.piece, p.score, p.type = piece, score, kind
+    m.trainer_spec.model_type, m.trainer_spec.unk_id = 1, 2
+    m.trainer_spec.pad_id, m.trainer_spec.eos_id, m.trainer_spec.bos_id = 0, 1, -1
+    m.normalizer_spec.name, m.normalizer_spec.add_dummy_prefix = "identity", True
+    os.makedirs(os.path.join(out, "spm_precision"), exist_ok=True)
+    path = os.path.join(out, "spm_precision", "spiece.model")
+    with open(path, "wb") as f:
+        f.write(m.SerializeToString())
+    a, b, ab = np.float32(-1.0), np.float32(m.pieces[5].score), np.float32(m.pieces[3].score)
+    assert a + b == ab and float(a) + float(b) > float(ab)  # a float32 tie, not a double one
+    assert spm.SentencePieceProcessor(model_file=path).encode("ab") == [4, 5]
+    ids = T5Tokenizer(path)("ab")["input_ids"]
+    assert ids == [4, 5, 1], ids
+    return {"text": "ab", "ids": ids}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -349,6 +379,7 @@ def main():
         "disagreements": disagreements,
         "legacy_differs_from_fast": legacy_diffs,
         "serde": serde_case(out),
+        "spm_precision": spm_precision_case(out),
     }
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(expected, f, ensure_ascii=False, indent=1)

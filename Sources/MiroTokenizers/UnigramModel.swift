@@ -5,8 +5,9 @@
 // Both run the same Viterbi over UTF-8 byte positions: every vocabulary piece that is a prefix of the text at a
 // character start is an edge; a character that starts no one-character piece gets an `<unk>` edge scored
 // min_score - 10; ties keep the first candidate (shorter pieces from earlier starts). What differs, and is kept:
-// sentencepiece adds float32 scores (and gives USER_DEFINED pieces length * max_score - 0.1 in double), searches
-// only NORMAL / USER_DEFINED / UNUSED pieces (UNUSED never taken) and takes min_score over NORMAL pieces;
+// sentencepiece stores float32 path scores but adds and compares a piece's score in double (the type of
+// `IsUserDefined ? length * max_score - 0.1 : score`; unknown edges stay float), searches only NORMAL /
+// USER_DEFINED / UNUSED pieces (UNUSED never taken) and takes min_score over NORMAL pieces;
 // tokenizers adds float64 scores over every vocabulary entry (control pieces and sentinels included).
 
 /// A byte trie over the vocabulary pieces for common-prefix search.
@@ -65,7 +66,7 @@ func utf8CharLength(_ lead: UInt8) -> Int {
     return 4
 }
 
-/// The best segmentation of `bytes` under sentencepiece's rules (float32 path scores).
+/// The best segmentation of `bytes` under sentencepiece's rules (float32 path scores, double comparisons).
 ///
 /// - Parameters:
 ///   - scores: per piece id; `kinds[id]` says whether the id is a normal scored piece, user-defined or unused.
@@ -85,23 +86,17 @@ func sentencePieceViterbi(_ bytes: [UInt8], trie: PieceTrie, scores: [Float], ki
             let kind = kinds[Int(id)]
             if kind == .unused { return }
             let length = end - start
-            if kind == .userDefined {
-                // `length * max_score_ - 0.1` is a double in the reference; the sum is compared in double and
-                // stored as float.
-                let candidate = Double(Float(length) * maxScore) - 0.1 + Double(tillHere)
-                if best[end].start == -1 || candidate > Double(best[end].score) {
-                    best[end] = Best(id: id, score: Float(candidate), start: start)
-                }
-            } else {
-                let candidate = scores[Int(id)] + tillHere
-                if best[end].start == -1 || candidate > best[end].score {
-                    best[end] = Best(id: id, score: candidate, start: start)
-                }
+            // `IsUserDefined ? length * max_score_ - 0.1 : GetScore(id)` has type double (the `- 0.1`), so every
+            // piece's path score is summed and compared in double, then stored as float.
+            let score = kind == .userDefined ? Double(Float(length) * maxScore) - 0.1 : Double(scores[Int(id)])
+            let candidate = score + Double(tillHere)
+            if best[end].start == -1 || candidate > Double(best[end].score) {
+                best[end] = Best(id: id, score: Float(candidate), start: start)
             }
             if length == charLength { hasSingle = true }
         }
         if !hasSingle {
-            let candidate = unkScore + tillHere
+            let candidate = unkScore + tillHere  // float + float in the reference
             let end = start + charLength
             if best[end].start == -1 || candidate > best[end].score {
                 best[end] = Best(id: unkID, score: candidate, start: start)

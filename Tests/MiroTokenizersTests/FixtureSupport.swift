@@ -62,6 +62,7 @@ struct ExpectedTokens: Decodable {
     var cases: [Case]
     var disagreements: [String]
     var serde: Serde
+    var spmPrecision: Serde
 
     struct Serde: Decodable {
         var text: String
@@ -70,6 +71,7 @@ struct ExpectedTokens: Decodable {
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", lenTokenizer = "len_tokenizer", maxLengths = "max_lengths", cases, disagreements, serde
+        case spmPrecision = "spm_precision"
     }
 }
 
