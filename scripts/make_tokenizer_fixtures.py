@@ -35,12 +35,14 @@ Output (Tests/MiroTokenizersTests/Fixtures/, override with --out):
   legacy/  tokenizer.json                                                 (older layout, see above)
   serde/   tokenizer.json  a 6-piece Unigram whose two scores serde_json reads 1 ulp off (see SERDE_TOKENIZER)
   spm_precision/ spiece.model  a 6-piece model on which sentencepiece's float/double arithmetic decides
+  user_defined/  spiece.model  400 pieces with USER_DEFINED symbols and a 4-rule custom charsmap
   expected.json  {"versions", "max_lengths", "cases": [{"name", "text", "slow", "fast", "legacy"}], ...}
       each of slow/fast/legacy: {"ids": unpadded input_ids with </s>,
                                  "L<n>": {"ids", "mask"} for padding="max_length", truncation=True, max_length=n}
       "disagreements": names of the cases where slow and fast ids differ (unpadded).
       "serde": {"text", "ids"}: what tokenizers gives with serde/tokenizer.json.
       "spm_precision": {"text", "ids"}: what T5Tokenizer gives with spm_precision/spiece.model.
+      "user_defined": [{"text", "ids"}]: what T5Tokenizer gives with user_defined/spiece.model.
 """
 
 import argparse
@@ -299,6 +301,33 @@ def spm_precision_case(out):
     return {"text": "ab", "ids": ids}
 
 
+USER_DEFINED_TEXTS = ["the ﬁnal [SEP] ﬁ", "[SEP][SEP]x", "a[SEP]b Ａ cafe\u0301 e\u0301\u0301", "x x x", "ｆｉ ﬁ",
+                      "ﬁﬁ ﬁx x▁x", "  [SEP]  ", "e\u0301ﬁ\u3000\u3000end", ""]
+
+
+def user_defined_case(out, lines):
+    """A small model with USER_DEFINED pieces (kept verbatim by the normalizer, scored length * max - 0.1) and a
+    custom normalization_rule_tsv (a tiny charsmap, one rule of two characters), through T5Tokenizer."""
+    import sentencepiece as spm
+    from transformers import T5Tokenizer
+    os.makedirs(os.path.join(out, "user_defined"), exist_ok=True)
+    rules = os.path.join(out, "_rules.tsv")
+    with open(rules, "w") as f:
+        f.write("FB01\t66 69\nFF21\t41\n65 301\tE9\n3000\t20\n")  # ﬁ→fi, Ａ→A, e+◌́→é, U+3000→space
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines[:3000]), model_writer=model, vocab_size=400, model_type="unigram",
+        normalization_rule_tsv=rules, pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=1.0,
+        num_threads=1, shuffle_input_sentence=False, user_defined_symbols=["ﬁ", "[SEP]", "\u2581x\u2581"],
+        minloglevel=2)
+    os.remove(rules)
+    path = os.path.join(out, "user_defined", "spiece.model")
+    with open(path, "wb") as f:
+        f.write(model.getvalue())
+    tok = T5Tokenizer(path)
+    return [{"text": t, "ids": to_list(tok(t)["input_ids"])} for t in USER_DEFINED_TEXTS]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -307,7 +336,8 @@ def main():
     from transformers import T5Tokenizer, T5TokenizerFast
 
     rng = random.Random(SEED)
-    model_bytes = train_spm(make_corpus(rng))
+    corpus = make_corpus(rng)
+    model_bytes = train_spm(corpus)
 
     out = args.out
     for sub in ["slow", "fast", "legacy"]:
@@ -380,6 +410,7 @@ def main():
         "legacy_differs_from_fast": legacy_diffs,
         "serde": serde_case(out),
         "spm_precision": spm_precision_case(out),
+        "user_defined": user_defined_case(out, corpus),
     }
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(expected, f, ensure_ascii=False, indent=1)

@@ -63,6 +63,7 @@ struct ExpectedTokens: Decodable {
     var disagreements: [String]
     var serde: Serde
     var spmPrecision: Serde
+    var userDefined: [Serde]
 
     struct Serde: Decodable {
         var text: String
@@ -71,7 +72,7 @@ struct ExpectedTokens: Decodable {
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", lenTokenizer = "len_tokenizer", maxLengths = "max_lengths", cases, disagreements, serde
-        case spmPrecision = "spm_precision"
+        case spmPrecision = "spm_precision", userDefined = "user_defined"
     }
 }
 

@@ -90,4 +90,15 @@ import MiroTokenizers
         #expect(tokenizer.encode(expected.text) == expected.ids)
         #expect(expected.ids == [4, 5, 1])
     }
+
+    /// USER_DEFINED pieces stay verbatim through normalization and win with length * max_score - 0.1; the
+    /// model's small custom charsmap has a two-character rule (e + U+0301 → é).
+    @Test func userDefinedPiecesAndCustomRules() throws {
+        let expected = try Fixtures.expected().userDefined
+        #expect(expected.count >= 5)
+        let tokenizer = try T5Tokenizer.load(sentencePieceModel: Fixtures.path("user_defined/spiece.model"))
+        for c in expected {
+            #expect(tokenizer.encode(c.text) == c.ids, "\(c.text.debugDescription)")
+        }
+    }
 }
