@@ -22,6 +22,8 @@ HOW TO RUN (from the repository root, Debian bookworm /usr/bin/python3 3.11, no 
     google/flan-t5-xl config has none; with it, from_pretrained would rebuild from spiece.model instead of
     reading tokenizer.json), and fast/ keeps no spiece.model (the Swift test of "tokenizer.json is preferred"
     copies both into one folder itself).
+  * "first" outputs: fast/tokenizer.json with the pre-tokenizer's prepend_scheme "always" replaced by "first"
+    (what converters write for legacy=False), through the tokenizers library; the test makes the same file.
   * legacy/tokenizer.json is fast/tokenizer.json rewritten in the older converter layout that the real
     google/flan-t5-xl repository ships (normalizer Sequence[Precompiled, Replace(" {2,}" -> " ")],
     pre_tokenizer Sequence[WhitespaceSplit, Metaspace{replacement, add_prefix_space: true}]), with the flags of
@@ -37,7 +39,7 @@ Output (Tests/MiroTokenizersTests/Fixtures/, override with --out):
   spm_precision/ spiece.model  a 6-piece model on which sentencepiece's float/double arithmetic decides
   user_defined/  spiece.model  400 pieces with USER_DEFINED symbols and a 4-rule custom charsmap
   expected.json  {"versions", "max_lengths", "cases": [{"name", "text", "slow", "fast", "legacy"}], ...}
-      each of slow/fast/legacy: {"ids": unpadded input_ids with </s>,
+      each of slow/fast/legacy/first: {"ids": unpadded input_ids with </s>,
                                  "L<n>": {"ids", "mask"} for padding="max_length", truncation=True, max_length=n}
       "disagreements": names of the cases where slow and fast ids differ (unpadded).
       "serde": {"text", "ids"}: what tokenizers gives with serde/tokenizer.json.
@@ -253,6 +255,7 @@ def legacy_layout(fast_json):
 # Two pieces whose scores serde_json (tokenizers' JSON reader, no float_roundtrip) reads as the same f64 although
 # the texts denote neighbouring doubles: a correctly rounded reader prefers "▁a" + "b", tokenizers ties and keeps
 # "▁ab".
+FIRST_FROM, FIRST_TO = '"prepend_scheme": "always"', '"prepend_scheme": "first"'
 SERDE_TOKENIZER = """{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
 "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": true},
 "post_processor": null, "decoder": null,
@@ -391,10 +394,19 @@ def main():
     backend_out = encode_backend(os.path.join(out, "fast", "tokenizer.json"), texts)
     assert backend_out == fast_out, "tokenizers backend != T5TokenizerFast"
     legacy_out = encode_backend(os.path.join(out, "legacy", "tokenizer.json"), texts)
+    # The Metaspace `prepend_scheme: first` of `legacy=False` converters, not committed as a file: the test
+    # rewrites fast/tokenizer.json the same way (the first occurrence is the pre-tokenizer's, the second the
+    # decoder's).
+    first_path = os.path.join(out, "_first.json")
+    assert fast_json.count(FIRST_FROM) == 2 and fast_json.index(FIRST_FROM) < fast_json.index('"decoder"')
+    with open(first_path, "w", encoding="utf-8") as f:
+        f.write(fast_json.replace(FIRST_FROM, FIRST_TO, 1))
+    first_out = encode_backend(first_path, texts)
+    os.remove(first_path)
 
     records, disagreements, legacy_diffs = [], [], []
-    for (name, text), s, f_, l in zip(cases, slow_out, fast_out, legacy_out):
-        records.append({"name": name, "text": text, "slow": s, "fast": f_, "legacy": l})
+    for (name, text), s, f_, l, fi in zip(cases, slow_out, fast_out, legacy_out, first_out):
+        records.append({"name": name, "text": text, "slow": s, "fast": f_, "legacy": l, "first": fi})
         if s["ids"] != f_["ids"]:
             disagreements.append(name)
         if l["ids"] != f_["ids"]:

@@ -54,6 +54,7 @@ struct ExpectedTokens: Decodable {
         var slow: Output
         var fast: Output
         var legacy: Output
+        var first: Output
     }
 
     var vocabSize: Int

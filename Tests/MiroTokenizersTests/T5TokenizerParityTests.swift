@@ -5,13 +5,23 @@ import MiroTokenizers
 /// Ids and attention masks against transformers' T5TokenizerFast (tokenizer.json, both layouts) and T5Tokenizer
 /// (spiece.model) on the hard text set of scripts/make_tokenizer_fixtures.py.
 @Suite(.serialized) struct T5TokenizerParityTests {
-    enum Kind: String, CaseIterable, Sendable { case slow, fast, legacy }
+    enum Kind: String, CaseIterable, Sendable { case slow, fast, legacy, first }
 
     static func tokenizer(_ kind: Kind) throws -> T5Tokenizer {
         switch kind {
         case .slow: return try T5Tokenizer.load(folder: Fixtures.path("slow"))
         case .fast: return try T5Tokenizer.load(folder: Fixtures.path("fast"))
         case .legacy: return try T5Tokenizer.load(tokenizerJSON: Fixtures.path("legacy/tokenizer.json"))
+        case .first:
+            // fast/tokenizer.json with Metaspace's prepend_scheme "first", as the fixture script rewrites it.
+            let text = try String(contentsOfFile: Fixtures.path("fast/tokenizer.json"), encoding: .utf8)
+            let range = try #require(text.range(of: #""prepend_scheme": "always""#))
+            let dir = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let path = dir.appendingPathComponent("tokenizer.json").path
+            try text.replacingCharacters(in: range, with: #""prepend_scheme": "first""#)
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            return try T5Tokenizer.load(tokenizerJSON: path, config: Fixtures.path("fast/tokenizer_config.json"))
         }
     }
 
@@ -20,6 +30,7 @@ import MiroTokenizers
         case .slow: return c.slow
         case .fast: return c.fast
         case .legacy: return c.legacy
+        case .first: return c.first
         }
     }
 
