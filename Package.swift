@@ -121,6 +121,7 @@ let package = Package(
         tests("MiroImageTests", ["MiroImage"]),
         tests("MiroT5Tests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroT5"], fixtures: true),
         tests("MiroVAETests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroVAE"], fixtures: true),
+        tests("MiroTokenizersTests", ["MiroTokenizers", "MiroFormats"], fixtures: true),
         tests("MiroDataTests", ["MiroFormats", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"], fixtures: true),
         tests("MiroPipelineTests", ["MiroEngine", "MiroNN", "MiroIO", "MiroFormats", "MiroModels", "MiroImage", "MiroShapes",
                                     "MiroPipeline", "MiroTraining", "MiroTestSupport"], fixtures: true),

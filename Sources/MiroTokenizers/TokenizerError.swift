@@ -9,11 +9,15 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
     case invalidFile(path: String, message: String)
     /// A well-formed file uses a feature this reader deliberately does not handle.
     case unsupported(path: String, message: String)
+    /// An encode argument is out of range (e.g. `maxLength` 0).
+    case invalidArgument(message: String)
 
     public var description: String {
         switch self {
         case .io(let path, let message), .invalidFile(let path, let message), .unsupported(let path, let message):
             return "\(path): \(message)"
+        case .invalidArgument(let message):
+            return "invalid tokenizer argument: \(message)"
         }
     }
 }
