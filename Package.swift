@@ -66,7 +66,8 @@ let graph: [String: [String]] = [
     "MiroRewards": ["MiroImage", "MiroFormats"],
     "MiroData": ["MiroFormats", "MiroEngine", "MiroRewards"],
     "MiroShapes": ["MiroRewards", "MiroImage", "MiroData"],
-    "MiroPipeline": ["MiroEngine", "MiroNN", "MiroFormats", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"],
+    "MiroPipeline": ["MiroEngine", "MiroNN", "MiroFormats", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes",
+                     "MiroTokenizers", "MiroT5", "MiroVAE"],
     "MiroTraining": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline"],
     "MiroEval": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining"],
 ]

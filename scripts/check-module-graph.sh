@@ -22,7 +22,7 @@ MiroModels: MiroNN
 MiroRewards: MiroImage MiroFormats
 MiroData: MiroFormats MiroEngine MiroRewards
 MiroShapes: MiroRewards MiroImage MiroData
-MiroPipeline: MiroModels MiroIO MiroImage MiroShapes
+MiroPipeline: MiroModels MiroIO MiroImage MiroShapes MiroTokenizers MiroT5 MiroVAE
 MiroTraining: MiroModels MiroOptim MiroData MiroIO MiroPipeline
 MiroEval: MiroTraining MiroPipeline MiroShapes
 miro: *

@@ -5,6 +5,7 @@ import Foundation
 import MiroEngine
 import MiroImage
 import MiroModels
+import MiroVAE
 
 /// Prompt → the text tokens the network reads: what `_encode_prompts` computes with the tokenizer and the T5
 /// encoder of the pipeline (padding="max_length", truncation=True, `max_length` = config `max_text_len`).
@@ -45,22 +46,16 @@ public struct UInt8Image: Sendable, Equatable {
 }
 
 public enum ImageRemap {
-    /// `remap_image_torch` without statistics: `(clamp(x * 0.5 + 0.5, 0, 1) * 255).to(torch.uint8)` — a
-    /// truncating cast, not rounding — then `permute(0, 2, 3, 1)`. `images` is (B, 3, H, W). NaN becomes 0
-    /// (the caller has already refused non-finite latents; a decoder can still overflow).
+    /// `remap_image_torch` without statistics (`VAEImages.toUInt8`: a truncating cast, not rounding), split into
+    /// one `UInt8Image` per batch item. `images` is (B, 3, H, W).
     public static func uint8Images(_ images: Tensor) throws -> [UInt8Image] {
         guard images.rank == 4, images.size(1) == 3 else {
             throw InputError("decoded images must be (B, 3, H, W), got \(images.shape)")
         }
-        let x = try images.to(.float32)
-        // every step in float32 as torch does: x * 0.5 + 0.5, clamp, * 255, truncate
-        let scaled = try ((x * 0.5 + 0.5).clamp(min: 0, max: 1) * 255).permuted([0, 2, 3, 1]).contiguous()
-        let values = try scaled.floats()
+        let bytes = try VAEImages.toUInt8(images).toArray(UInt8.self)
         let (b, h, w) = (images.size(0), images.size(2), images.size(3))
         let per = h * w * 3
-        return try (0..<b).map { k in
-            try UInt8Image(width: w, height: h, bytes: values[(k * per)..<((k + 1) * per)].map { $0.isNaN ? 0 : UInt8(clamping: Int($0)) })
-        }
+        return try (0..<b).map { k in try UInt8Image(width: w, height: h, bytes: Array(bytes[(k * per)..<((k + 1) * per)])) }
     }
 }
 

@@ -17,12 +17,12 @@ struct Sample: ParsableCommand {
         discussion: "Multi-reward CFG: v = (1+w)·v(c⁺, s⁺) − w·v(c⁻, s⁻). Rewards not named default to 1 (positive) "
             + "and 0 (negative). PNGs carry an A1111-style 'parameters' text chunk and a 'miro' JSON chunk.\n\n"
             + "Official folders (config.json + model.safetensors + uncond_embedding.npy, e.g. from `miro export` or "
-            + "huggingface.co/nicolas-dufour/miro): there is no T5 encoder in Swift, so pass the prompt's precomputed "
-            + "FLAN-T5-XL embedding with --text-embedding E.npy ((n_tokens, 2048) or (1, n_tokens, 2048), float16/32, "
-            + "like the flan_t5_xl_embeddings.npy members of the enriched shards). The negative branch is the folder's "
-            + "uncond_embedding.npy, as in MiroPipeline. Output: the latents as .npy and, without an SDXL VAE decoder in "
-            + "Swift, a clearly labelled approximate preview PNG (linear latent→RGB). Exported Shapes models take "
-            + "prompts and give real images.")
+            + "huggingface.co/nicolas-dufour/miro) sample as MiroPipeline does: prompts go through FLAN-T5-XL (--text-encoder; "
+            + "prompts longer than config.json's max_text_len are cut, with a warning), the latents through the SDXL VAE "
+            + "(--vae) or TAESDXL (--decoder taesd). Instead of a prompt, --text-embedding E.npy gives a precomputed "
+            + "embedding ((n_tokens, 2048) or (1, n_tokens, 2048), like the flan_t5_xl_embeddings.npy members of the "
+            + "enriched shards). The negative branch is the folder's uncond_embedding.npy. Output: PNGs and the latents "
+            + "as .npy. Exported Shapes models take prompts through their own text encoder.")
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "A checkpoint file, a run directory (its newest checkpoint) or an official folder.") var checkpoint: String
@@ -41,6 +41,18 @@ struct Sample: ParsableCommand {
     @Option(help: "Official folders: where to write the latents (B, 4, res, res) float32 .npy (default: <out>/<name>.<seed>.latents.npy).")
     var saveLatents: String?
     @Flag(help: "Official folders: do not write the approximate latent preview PNGs.") var noPreview = false
+    @Option(help: ArgumentHelp("Official folders: the FLAN-T5-XL folder (config.json, weights, tokenizer; default: $MIRO_TEXT_ENCODER, "
+            + "text_encoder/ beside the checkpoint, then the Hugging Face cache of config.json's text_encoder_repo)."))
+    var textEncoder: String?
+    @Option(help: ArgumentHelp("Official folders: the SDXL VAE (a diffusers folder or one .safetensors file; default: $MIRO_VAE, vae/ "
+            + "beside the checkpoint, then the Hugging Face cache of config.json's vae_repo)."))
+    var vae: String?
+    @Option(help: ArgumentHelp("Official folders: the TAESDXL folder for --decoder taesd (default: $MIRO_TAESD, taesd/ beside the "
+            + "checkpoint, then the Hugging Face cache of madebyollin/taesdxl)."))
+    var taesd: String?
+    @Option(help: ArgumentHelp("Official folders: vae (the SDXL VAE, as MiroPipeline), taesd (fast, approximate) or preview (linear, "
+            + "no weights). Default: vae when one is found, else the labelled preview."))
+    var decoder: String?
     @Option(help: "Negative-branch text: same (the paper's pure reward contrast) or empty (MiroPipeline's choice).")
     var negativeText = "same"
     @Option(help: "First guided step (earlier steps run conditional-only).") var guidanceStart = 0
@@ -82,8 +94,10 @@ struct Sample: ParsableCommand {
         try FlagCheck.product([max(promptCount, 1), n], atMost: Self.maxImages, "images (prompts × -n)")
         try FlagCheck.product([max(promptCount, 1), n, bestOf], atMost: Self.maxCandidates, "candidates (prompts × -n × --best-of)")
         if isOfficialFolder { return try validateRelease() }
-        if textEmbedding != nil || variant != nil || saveLatents != nil {
-            throw ValidationError("--text-embedding, --variant and --save-latents apply to official folders "
+        if textEmbedding != nil || variant != nil || saveLatents != nil || textEncoder != nil || vae != nil || taesd != nil
+            || decoder != nil {
+            throw ValidationError("--text-embedding, --variant, --save-latents, --text-encoder, --vae, --taesd and --decoder "
+                                  + "apply to official folders "
                                   + "(config.json + model.safetensors); \(checkpoint) is not one")
         }
         guard !prompts.isEmpty || promptFile != nil else { throw ValidationError("give prompts as arguments or --prompt-file") }

@@ -8,6 +8,7 @@ import MiroImage
 import MiroPipeline
 import MiroShapes
 import MiroTraining
+import Logging
 
 /// `miro sample --checkpoint DIR` on an official folder: MiroPipeline.__call__ with a precomputed prompt
 /// embedding (method §7); the latents as .npy, plus a labelled approximate preview (no VAE decoder in Swift).
@@ -28,15 +29,17 @@ extension Sample {
         let configURL = (variant.map { root.appendingPathComponent($0) } ?? root).appendingPathComponent(ReleaseFolder.configFile)
         guard let data = FileManager.default.contents(atPath: configURL.path) else { return }  // the loader names it
         let decoded = try ReleaseConfigJSON.decode(data, path: configURL.path)
-        guard decoded.provenance?.textEncoder != TextEncoderKind.shapes.rawValue else { return }
-        let width = decoded.config.network.labelDim
-        if !prompts.isEmpty || promptFile != nil {
-            throw ValidationError("this folder's text encoder is \(decoded.config.textEncoderRepo ?? "FLAN-T5-XL"), which Swift "
-                                  + "does not have: pass the prompt's precomputed embedding with --text-embedding E.npy")
+        if let decoder, !["vae", "taesd", "preview"].contains(decoder) {
+            throw ValidationError("--decoder must be vae, taesd or preview, got '\(decoder)'")
         }
-        if textEmbedding == nil {
-            throw ValidationError("give the prompt's precomputed T5 embedding with --text-embedding E.npy ((n_tokens, \(width)) "
-                                  + "or (1, n_tokens, \(width)), e.g. a flan_t5_xl_embeddings.npy member of an enriched shard)")
+        guard decoded.provenance?.textEncoder != TextEncoderKind.shapes.rawValue else { return }
+        if textEmbedding != nil && (!prompts.isEmpty || promptFile != nil) {
+            throw ValidationError("give prompts or --text-embedding, not both")
+        }
+        if textEmbedding == nil && prompts.isEmpty && promptFile == nil {
+            throw ValidationError("give prompts (encoded with FLAN-T5-XL, see --text-encoder) or a precomputed embedding with "
+                                  + "--text-embedding E.npy ((n_tokens, \(decoded.config.network.labelDim)) or (1, n_tokens, "
+                                  + "\(decoded.config.network.labelDim)))")
         }
     }
 
@@ -66,13 +69,24 @@ extension Sample {
                 inputs.append((prompt, try Tensor(Array(e.embeddings.prefix(e.tokenCount * width)), shape: [e.tokenCount, width])))
             }
         } else if !promptList.isEmpty {
-            throw ValidationError("this folder's text encoder is \(folder.config.textEncoderRepo ?? "FLAN-T5-XL"), which Swift does "
-                                  + "not have: pass the prompt's precomputed embedding with --text-embedding E.npy")
+            let where_ = try ComponentLocator().locate(.textEncoder, given: textEncoder, checkpoint: folder.directory,
+                                                       repo: folder.config.textEncoderRepo ?? "google/flan-t5-xl")
+            let t1 = Date()
+            let encoder = try T5PromptEncoder(folder: where_)
+            logger.info("text encoder \(where_.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(t1)))s")
+            for prompt in promptList {
+                let (embedding, truncated) = try encoder.encode(prompt, maxLength: pipeline.maxTextLength)
+                if truncated {
+                    logger.warning("prompt cut to max_text_len \(pipeline.maxTextLength) tokens, as MiroPipeline does: \(prompt)")
+                }
+                inputs.append((prompt, embedding))
+            }
         }
         guard !inputs.isEmpty else {
-            throw ValidationError("give the prompt's precomputed T5 embedding with --text-embedding E.npy ((n_tokens, "
+            throw ValidationError("give prompts or the prompt's precomputed T5 embedding with --text-embedding E.npy ((n_tokens, "
                                   + "\(folder.model.config.labelDim)) or (1, n_tokens, \(folder.model.config.labelDim)))")
         }
+        let latentDecoder = try makeDecoder(folder: folder, logger: logger)
 
         var settings = pipeline.settings()
         settings.steps = steps ?? settings.steps
@@ -109,7 +123,14 @@ extension Sample {
             }
             try TensorFiles.saveNPY(latents, to: latentsURL)
             print("latents \(latents.shape) float32 \(latentsURL.path)")
-            try saveImages(latents, folder: folder, label: input.label, settings: s, outDir: outDir)
+            if let latentDecoder {
+                let start = Date()
+                let images = try pipeline.decode(latents, decoder: latentDecoder)
+                logger.info("decoded \(images.count) image(s) with \(latentDecoder.name) in \(String(format: "%.1f", Date().timeIntervalSince(start)))s")
+                try saveDecoded(images, decoder: latentDecoder, folder: folder, label: input.label, settings: s, outDir: outDir)
+            } else {
+                try saveImages(latents, folder: folder, label: input.label, settings: s, outDir: outDir)
+            }
         }
     }
 
@@ -142,6 +163,53 @@ extension Sample {
                 version: Miro.version)
             try PNG.write(image, to: url, text: [metadata.parameters] + text)
             print("\(suffix.isEmpty ? "saved" : "saved approximate preview (not a VAE decode)") \(url.path)")
+        }
+    }
+
+    /// The decoder `--decoder` names (nil: the preview path). Without --decoder, the SDXL VAE when one is found,
+    /// else the preview (exported Shapes models decode through their pixel statistics and need none).
+    private func makeDecoder(folder: ReleaseFolder, logger: Logger) throws -> (any LatentDecoder)? {
+        if folder.model.config.numInputChannels != 4 || decoder == "preview" { return nil }
+        let locator = ComponentLocator()
+        let t0 = Date()
+        let made: any LatentDecoder
+        switch decoder {
+        case "taesd":
+            made = try TinyLatentDecoder(url: try locator.locate(.taesd, given: taesd, checkpoint: folder.directory,
+                                                                 repo: "madebyollin/taesdxl"))
+        case "vae":
+            made = try VAELatentDecoder(url: try locator.locate(.vae, given: vae, checkpoint: folder.directory,
+                                                                repo: folder.config.vaeRepo ?? "stabilityai/sdxl-vae"))
+        default:
+            do {
+                made = try VAELatentDecoder(url: try locator.locate(.vae, given: vae, checkpoint: folder.directory,
+                                                                    repo: folder.config.vaeRepo ?? "stabilityai/sdxl-vae"))
+            } catch let error as InputError where vae == nil {
+                logger.notice("no SDXL VAE: writing approximate previews (give --vae or --decoder vae to require one). \(error)")
+                return nil
+            }
+        }
+        logger.info("decoder \(made.name) loaded in \(String(format: "%.1f", Date().timeIntervalSince(t0)))s")
+        return made
+    }
+
+    /// Decoded 8-bit images, written byte for byte as MiroPipeline returns them.
+    private func saveDecoded(_ images: [UInt8Image], decoder: any LatentDecoder, folder: ReleaseFolder, label: String,
+                             settings: ReleasePipeline.Settings, outDir: URL) throws {
+        let approximate = decoder is TinyLatentDecoder
+        for (k, image) in images.enumerated() {
+            let suffix = approximate ? ".taesd" : ""
+            let url = try OutputFiles.unique(in: outDir, base: "\(OutputFiles.slug(label)).\(k).\(settings.seed)\(suffix)", ext: "png")
+            let metadata = GenerationMetadata(
+                prompt: label, steps: settings.steps, guidance: settings.guidance, seed: settings.seed, batchIndex: k,
+                width: image.width, height: image.height, model: folder.directory.path, rewardTargets: settings.rewardTargets,
+                negativeRewardTargets: settings.negativeRewardTargets, negativeText: "uncond_embedding.npy",
+                version: Miro.version)
+            let miro = try metadata.miroChunk(extra: ["decoder": decoder.name, "decoder_kind": approximate ? "taesd" : "vae"])
+            let png = try PNG.encode(bytes: image.bytes, width: image.width, height: image.height, alpha: false,
+                                     text: [metadata.parameters, miro])
+            try PNG.writeAtomically(png, to: url)
+            print("saved \(url.path)")
         }
     }
 }
