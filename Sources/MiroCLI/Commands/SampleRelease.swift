@@ -10,8 +10,9 @@ import MiroShapes
 import MiroTraining
 import Logging
 
-/// `miro sample --checkpoint DIR` on an official folder: MiroPipeline.__call__ with a precomputed prompt
-/// embedding (method §7); the latents as .npy, plus a labelled approximate preview (no VAE decoder in Swift).
+/// `miro sample --checkpoint DIR` on an official folder: MiroPipeline.__call__ (method §7) — prompts through
+/// FLAN-T5-XL (or a precomputed embedding), the sampler, the SDXL VAE or TAESDXL (or, with neither, a labelled
+/// linear preview); the latents as .npy beside the PNGs.
 extension Sample {
     func validateRelease() throws {
         guard bestOf == 1, guidanceStart == 0, guidanceEnd == nil, !rawWeights, !grid else {
@@ -69,11 +70,11 @@ extension Sample {
                 inputs.append((prompt, try Tensor(Array(e.embeddings.prefix(e.tokenCount * width)), shape: [e.tokenCount, width])))
             }
         } else if !promptList.isEmpty {
-            let where_ = try ComponentLocator().locate(.textEncoder, given: textEncoder, checkpoint: folder.directory,
+            let encoderFolder = try ComponentLocator().locate(.textEncoder, given: textEncoder, checkpoint: folder.directory,
                                                        repo: folder.config.textEncoderRepo ?? "google/flan-t5-xl")
             let t1 = Date()
-            let encoder = try T5PromptEncoder(folder: where_)
-            logger.info("text encoder \(where_.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(t1)))s")
+            let encoder = try T5PromptEncoder(folder: encoderFolder)
+            logger.info("text encoder \(encoderFolder.path) loaded in \(String(format: "%.1f", Date().timeIntervalSince(t1)))s")
             for prompt in promptList {
                 let (embedding, truncated) = try encoder.encode(prompt, maxLength: pipeline.maxTextLength)
                 if truncated {
