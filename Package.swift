@@ -132,7 +132,7 @@ let package = Package(
                                 "MiroEval", "MiroTestSupport"]),
         // Runs the built `miro` executable (it needs the product built beside it; the support target only for
         // editing checkpoint files).
-        tests("MiroCLITests", ["MiroTestSupport"]),
+        tests("MiroCLITests", ["MiroTestSupport", "MiroImage"]),
     ],
     cxxLanguageStandard: torch2 ? .cxx20 : .cxx17
 )
