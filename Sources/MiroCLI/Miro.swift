@@ -12,7 +12,8 @@ struct Miro: ParsableCommand {
         commandName: "miro",
         abstract: "MIRO: multi-reward conditioned text-to-image training and sampling, in Swift over libtorch.",
         version: "miro-swift \(version) (libtorch \(Engine.torchVersion))",
-        subcommands: [Demo.self, Train.self, Sample.self, Export.self, Bins.self, Eval.self, Experiment.self, Inspect.self, Bench.self]
+        subcommands: [Demo.self, Train.self, Sample.self, TextEmbed.self, VAECommand.self, Export.self, Bins.self, Eval.self, Experiment.self,
+                      Inspect.self, Bench.self]
     )
 }
 
