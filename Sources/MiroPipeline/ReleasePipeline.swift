@@ -8,7 +8,7 @@ import MiroIO
 import MiroModels
 
 /// Sampling from an official folder as `MiroPipeline.__call__` does, given the prompt's T5 embedding
-/// instead of the prompt (there is no T5 encoder in Swift):
+/// instead of the prompt (TextToImage.swift puts the T5 encoder and the VAE around it):
 ///
 ///     text, mask  = embedding zero-padded / truncated to max_text_len (77), mask true on the real tokens
 ///                   (repeat_interleave'd to B = num_images_per_prompt)
