@@ -83,8 +83,15 @@ enum PickleGlobal: Equatable {
     case rebuildTensorV2
     case rebuildParameter
     case rebuildParameterWithState
+    /// `torch._utils._rebuild_tensor_v3`: what torch ≥ 2.1 writes for dtypes without a legacy storage class
+    /// (float8, uint16/32/64): an untyped storage reinterpreted with a `torch.<dtype>` argument.
+    case rebuildTensorV3
     /// `torch.FloatStorage` etc.: the element type of a storage in a persistent id.
     case storageType(name: String, dtype: SafeTensorsDType)
+    /// `torch.UntypedStorage`: bytes, typed later by `_rebuild_tensor_v3`.
+    case untypedStorage
+    /// `torch.float8_e4m3fn` etc., the dtype argument of `_rebuild_tensor_v3`.
+    case dtype(name: String, dtype: SafeTensorsDType)
 
     var qualifiedName: String {
         switch self {
@@ -92,14 +99,25 @@ enum PickleGlobal: Equatable {
         case .rebuildTensorV2: return "torch._utils._rebuild_tensor_v2"
         case .rebuildParameter: return "torch._utils._rebuild_parameter"
         case .rebuildParameterWithState: return "torch._utils._rebuild_parameter_with_state"
-        case .storageType(let name, _): return "torch.\(name)"
+        case .rebuildTensorV3: return "torch._utils._rebuild_tensor_v3"
+        case .storageType(let name, _), .dtype(let name, _): return "torch.\(name)"
+        case .untypedStorage: return "torch.UntypedStorage"
         }
     }
 
     static let storageTypes: [String: SafeTensorsDType] = [
         "FloatStorage": .f32, "HalfStorage": .f16, "BFloat16Storage": .bf16, "DoubleStorage": .f64,
         "LongStorage": .i64, "IntStorage": .i32, "ShortStorage": .i16, "CharStorage": .i8, "ByteStorage": .u8,
-        "BoolStorage": .bool,
+        "BoolStorage": .bool, "ComplexFloatStorage": .c64,
+    ]
+
+    /// `torch.<name>` dtypes (with their aliases) that have a safetensors dtype.
+    static let dtypes: [String: SafeTensorsDType] = [
+        "float32": .f32, "float": .f32, "float16": .f16, "half": .f16, "bfloat16": .bf16, "float64": .f64,
+        "double": .f64, "int64": .i64, "long": .i64, "int32": .i32, "int": .i32, "int16": .i16, "short": .i16,
+        "int8": .i8, "uint8": .u8, "bool": .bool, "complex64": .c64, "cfloat": .c64, "uint16": .u16,
+        "uint32": .u32, "uint64": .u64, "float8_e5m2": .f8E5M2, "float8_e4m3fn": .f8E4M3,
+        "float8_e5m2fnuz": .f8E5M2FNUZ, "float8_e4m3fnuz": .f8E4M3FNUZ, "float8_e8m0fnu": .f8E8M0,
     ]
 
     /// The allowed global `module.name`, or nil.
@@ -109,15 +127,19 @@ enum PickleGlobal: Equatable {
         case ("torch._utils", "_rebuild_tensor_v2"): return .rebuildTensorV2
         case ("torch._utils", "_rebuild_parameter"): return .rebuildParameter
         case ("torch._utils", "_rebuild_parameter_with_state"): return .rebuildParameterWithState
-        case ("torch", _): return storageTypes[name].map { .storageType(name: name, dtype: $0) }
+        case ("torch._utils", "_rebuild_tensor_v3"): return .rebuildTensorV3
+        case ("torch", "UntypedStorage"), ("torch.storage", "UntypedStorage"): return .untypedStorage
+        case ("torch", _):
+            if let dtype = storageTypes[name] { return .storageType(name: name, dtype: dtype) }
+            return dtypes[name].map { .dtype(name: name, dtype: $0) }
         default: return nil
         }
     }
 
     static var allowedList: String {
-        (["collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
-          "torch._utils._rebuild_parameter_with_state"] + storageTypes.keys.sorted().map { "torch.\($0)" })
-            .joined(separator: ", ")
+        (["collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v3",
+          "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state", "torch.UntypedStorage"]
+         + storageTypes.keys.sorted().map { "torch.\($0)" }).joined(separator: ", ") + " and the torch dtypes"
     }
 }
 

@@ -79,17 +79,22 @@ public struct TorchCheckpoint: Sendable {
 
         var storages: [String: Data] = [:]
         func storageBytes(_ ref: TorchStorageReference) throws -> Data {
-            if let cached = storages[ref.key] { return cached }
-            guard let entry = zip.entry(named: folder + "data/" + ref.key) else {
-                throw FormatError.invalidLayout(path: path, message: "storage '\(ref.key)' has no entry '\(folder)data/\(ref.key)'")
+            // Read (and CRC-checked) once per key; the size check runs for every view, whose dtype may differ.
+            let bytes: Data
+            if let cached = storages[ref.key] {
+                bytes = cached
+            } else {
+                guard let entry = zip.entry(named: folder + "data/" + ref.key) else {
+                    throw FormatError.invalidLayout(path: path, message: "storage '\(ref.key)' has no entry '\(folder)data/\(ref.key)'")
+                }
+                bytes = try zip.contents(of: entry)
+                storages[ref.key] = bytes
             }
-            let bytes = try zip.contents(of: entry)
             let (needed, overflow) = ref.elementCount.multipliedReportingOverflow(by: ref.dtype.elementByteSize ?? 1)
             guard !overflow, bytes.count >= needed else {
                 throw FormatError.invalidLayout(
                     path: path, message: "storage '\(ref.key)' holds \(bytes.count) bytes, fewer than its \(ref.elementCount) \(ref.dtype.rawValue) elements need")
             }
-            storages[ref.key] = bytes
             return bytes
         }
 
@@ -143,13 +148,18 @@ public struct TorchCheckpoint: Sendable {
     // MARK: - Pickle rules
 
     static func persistentLoad(_ id: PickleValue, path: String) throws -> PickleValue {
-        guard case .tuple(let t) = id, t.count == 5, case .string("storage") = t[0],
-              case .global(.storageType(_, let dtype)) = t[1], case .string(let key) = t[2],
-              case .int(let numel) = t[4], numel >= 0 else {
+        guard case .tuple(let t) = id, t.count == 5, case .string("storage") = t[0], case .global(let type) = t[1],
+              case .string(let key) = t[2], case .int(let numel) = t[4], numel >= 0 else {
             throw FormatError.invalidHeader(
                 path: path, message: "data.pkl: a persistent id that is not ('storage', torch.<Type>Storage, key, location, numel)")
         }
-        return .storage(TorchStorageReference(key: key, dtype: dtype, elementCount: numel))
+        switch type {
+        case .storageType(_, let dtype): return .storage(TorchStorageReference(key: key, dtype: dtype, elementCount: numel))
+        // An untyped storage counts bytes; `_rebuild_tensor_v3` gives it its dtype.
+        case .untypedStorage: return .storage(TorchStorageReference(key: key, dtype: .u8, elementCount: numel))
+        default:
+            throw FormatError.invalidHeader(path: path, message: "data.pkl: a persistent id names \(type.qualifiedName), not a storage type")
+        }
     }
 
     static func reduce(_ global: PickleGlobal, _ args: [PickleValue], path: String) throws -> PickleValue {
@@ -175,13 +185,28 @@ public struct TorchCheckpoint: Sendable {
                 throw bad("arguments that are not (storage, offset, size, stride, requires_grad, hooks[, metadata])")
             }
             return .tensor(TorchTensorReference(storage: storage, storageOffset: offset, shape: shape, strides: strides))
+        case .rebuildTensorV3:
+            guard (7...8).contains(args.count), case .storage(var storage) = args[0], case .int(let offset) = args[1],
+                  offset >= 0, let shape = ints(args[2]), let strides = ints(args[3]), shape.count == strides.count,
+                  case .global(.dtype(_, let dtype)) = args[6] else {
+                throw bad("arguments that are not (storage, offset, size, stride, requires_grad, hooks, dtype[, metadata])")
+            }
+            if storage.dtype != dtype {
+                // The storage's bytes, reinterpreted: only from bytes (an untyped or byte storage), as torch does.
+                let size = dtype.elementByteSize ?? 1
+                guard storage.dtype == .u8, storage.elementCount % size == 0 else {
+                    throw bad("a \(storage.dtype.rawValue) storage of \(storage.elementCount) elements for dtype \(dtype.rawValue)")
+                }
+                storage = TorchStorageReference(key: storage.key, dtype: dtype, elementCount: storage.elementCount / size)
+            }
+            return .tensor(TorchTensorReference(storage: storage, storageOffset: offset, shape: shape, strides: strides))
         case .rebuildParameter, .rebuildParameterWithState:
             guard let first = args.first, case .tensor = first, args.count == (global == .rebuildParameter ? 3 : 4) else {
                 throw bad("arguments that are not (tensor, requires_grad, hooks\(global == .rebuildParameter ? "" : ", state"))")
             }
             return first
-        case .storageType(let name, _):
-            throw bad("arguments: constructing torch.\(name) directly is not supported")
+        case .storageType, .untypedStorage, .dtype:
+            throw bad("arguments: calling \(global.qualifiedName) is not supported")
         }
     }
 

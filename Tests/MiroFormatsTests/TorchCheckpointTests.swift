@@ -144,6 +144,32 @@ struct TorchCheckpointTests {
         #expect(error?.description.contains("only little-endian") == true, "\(String(describing: error))")
     }
 
+    /// torch ≥ 2.1 writes float8 and uint16/32/64 tensors as `_rebuild_tensor_v3(UntypedStorage, …, torch.<dtype>)`
+    /// (torch/_tensor.py `_reduce_ex_internal`); torch 1.13 cannot, so the pickle is written by hand here.
+    @Test func untypedStoragesWithRebuildTensorV3() throws {
+        func u(_ s: String) -> [UInt8] { [0x58] + withUnsafeBytes(of: UInt32(s.utf8.count).littleEndian, Array.init) + Array(s.utf8) }
+        func g(_ module: String, _ name: String) -> [UInt8] { [0x63] + Array("\(module)\n\(name)\n".utf8) }
+        func tensor(_ dtype: String, offset: UInt8, size: UInt8, stride: UInt8) -> [UInt8] {
+            g("torch._utils", "_rebuild_tensor_v3") + [0x28, 0x28] + u("storage") + g("torch", "UntypedStorage") + u("0") + u("cpu")
+                + [0x4B, 6, 0x74, 0x51, 0x4B, offset, 0x4B, size, 0x85, 0x4B, stride, 0x85, 0x89]
+                + g("collections", "OrderedDict") + [0x29, 0x52] + g("torch", dtype) + [0x74, 0x52]
+        }
+        let pickle: [UInt8] = [0x80, 0x02, 0x7D] + u("q") + tensor("uint16", offset: 1, size: 2, stride: 1) + [0x73]
+            + u("f") + tensor("float8_e4m3fn", offset: 0, size: 3, stride: 2) + [0x73, 0x2E]
+        let file = StoredZip.build([("archive/data.pkl", Data(pickle)), ("archive/byteorder", Data("little".utf8)),
+                                    ("archive/data/0", Data([1, 0, 2, 0, 3, 0]))])
+        let checkpoint = try TorchCheckpoint(data: file, path: "v3.pt")
+        #expect(checkpoint.tensors.map(\.name) == ["q", "f"])
+        #expect(checkpoint.tensors.map(\.dtype) == [.u16, .f8E4M3])
+        #expect(checkpoint.tensors.map(\.bytes) == [Data([2, 0, 3, 0]), Data([1, 2, 3])])
+        // 7 bytes of uint16 do not divide: refused, not truncated silently.
+        let odd = pickle.map { $0 }
+        let bad = StoredZip.build([("archive/data.pkl", Data(odd.replacing([0x4B, 6, 0x74], with: [0x4B, 7, 0x74]))),
+                                   ("archive/data/0", Data([1, 0, 2, 0, 3, 0, 4]))])
+        let error = Self.failure { _ = try TorchCheckpoint(data: bad, path: "odd.pt") }
+        #expect(error?.description.contains("U8 storage of 7 elements for dtype U16") == true, "\(String(describing: error))")
+    }
+
     /// The entries of plain.pt re-packed with ZIP64 records (as torch writes past 4 GiB) read the same.
     @Test func zip64DirectoriesAreRead() throws {
         let original = try TorchCheckpoint(contentsOf: try Self.url("plain.pt"))
