@@ -61,6 +61,12 @@ public struct TorchCheckpoint: Sendable {
 
     public init(data: Data, path: String = "<memory>", key: String? = nil) throws {
         self.path = path
+        // The legacy format (before 1.6, or `_use_new_zipfile_serialization=False`) is a bare pickle stream that
+        // starts with a magic number; it keeps storages inside the pickle and is not read here.
+        if data.count >= 2, data[data.startIndex] == 0x80, data[data.startIndex + 1] <= 5 {
+            throw FormatError.unsupported(
+                path: path, message: "this is a legacy (pre-1.6 torch.save) pickle file, not a zip checkpoint; re-save it with torch.save in PyTorch ≥ 1.6")
+        }
         let zip = try StoredZipArchive(data: data, path: path)
         let pickles = zip.entries.filter { $0.name.hasSuffix("/data.pkl") && $0.name.dropLast(9).firstIndex(of: "/") == nil }
         guard pickles.count == 1, let pickle = pickles.first else {

@@ -139,6 +139,8 @@ struct TorchCheckpointTests {
             let error = Self.failure { _ = try TorchCheckpoint(data: file, path: "x.pt") }
             #expect(error?.description.contains(phrase) == true, "\(label): \(String(describing: error))")
         }
+        let legacy = Self.failure { _ = try TorchCheckpoint(data: Data([0x80, 0x02, 0x8A, 0x0A]), path: "old.pt") }
+        #expect(legacy?.description.contains("legacy (pre-1.6 torch.save) pickle file") == true, "\(String(describing: legacy))")
         let big = StoredZip.build([("archive/data.pkl", Data([0x80, 0x02, 0x7D, 0x2E])), ("archive/byteorder", Data("big".utf8))])
         let error = Self.failure { _ = try TorchCheckpoint(data: big, path: "big.pt") }
         #expect(error?.description.contains("only little-endian") == true, "\(String(describing: error))")
