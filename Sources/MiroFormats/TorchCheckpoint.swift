@@ -41,7 +41,8 @@ public struct TorchCheckpoint: Sendable {
         public var storageOffset: Int
         /// The storage's key (`data/<key>`); tensors sharing a storage share a key.
         public var storageKey: String
-        /// Little-endian C-order bytes.
+        /// Little-endian C-order bytes. For a contiguous view this is a slice of the memory-mapped file (its
+        /// indices start at `bytes.startIndex`, not 0); strided views are copied.
         public var bytes: Data
     }
 
@@ -270,7 +271,8 @@ public struct TorchCheckpoint: Sendable {
             contiguousStride *= dim
         }
         let start = storage.startIndex + ref.storageOffset * size
-        if contiguous { return Data(storage[start ..< start + total]) }
+        // A contiguous view is a slice of the (memory-mapped) file: no copy, pages read only when written out.
+        if contiguous { return storage[start ..< start + total] }
 
         var out = Data(count: total)
         let rank = ref.shape.count
