@@ -22,7 +22,7 @@ HOW TO RUN (from the repository root, Debian bookworm python, no venv, no extra 
       deflated.pt     plain.pt re-zipped with DEFLATE (torch never compresses): must be refused
       expected.json   per file: the tensors in state-dict order, flattened names, dtype, shape, strides,
                       storage offset and the C-order bytes of each tensor (hex), plus the refusals expected
-  * Deterministic tensors (fixed seed); the zip bytes depend on torch's writer only.
+  * Deterministic: fixed seeds and zip timestamps; re-running reproduces every file byte for byte.
 """
 import argparse
 import collections
@@ -98,11 +98,18 @@ def mlp_state_dict():
     return model.state_dict()
 
 
-def torch_like_zip(path, stem, pickle_bytes, compression=zipfile.ZIP_STORED):
-    with zipfile.ZipFile(path, "w", compression=compression) as z:
-        z.writestr(f"{stem}/data.pkl", pickle_bytes)
-        z.writestr(f"{stem}/byteorder", "little")
-        z.writestr(f"{stem}/version", "3\n")
+def entry(name, compression=zipfile.ZIP_STORED):
+    # A fixed timestamp keeps the hand-made zips byte-identical between runs.
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = compression
+    return info
+
+
+def torch_like_zip(path, stem, pickle_bytes):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(entry(f"{stem}/data.pkl"), pickle_bytes)
+        z.writestr(entry(f"{stem}/byteorder"), "little")
+        z.writestr(entry(f"{stem}/version"), "3\n")
 
 
 def main():
@@ -127,6 +134,7 @@ def main():
 
     plain = plain_dict()
     save("plain.pt", plain, [])
+    torch.manual_seed(7)
     nested = {"state_dict": collections.OrderedDict(
         [("encoder.weight", torch.randn(3, 2)), ("encoder.bias", torch.randn(3)),
          ("head.weight", torch.randn(1, 3).to(torch.float16))]), "epoch": 7, "name": "tiny", "lr": 0.5}
@@ -154,7 +162,7 @@ def main():
     with zipfile.ZipFile(os.path.join(out, "plain.pt")) as src, \
             zipfile.ZipFile(os.path.join(out, "deflated.pt"), "w", compression=zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            dst.writestr(info.filename, src.read(info.filename))
+            dst.writestr(entry(info.filename, zipfile.ZIP_DEFLATED), src.read(info.filename))
 
     expected["refused"] = {"module.pt": "torch.nn.modules.linear.Linear", "malicious.pt": "os.system",
                            "malicious4.pt": "builtins.eval"}
