@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+import MiroTokenizers
+
+/// Fixtures from `scripts/make_clip_bert_tokenizer_fixtures.py`: a small uncased vocab.txt and the ids of
+/// transformers 4.40.2 `BertTokenizer` and `BertTokenizerFast` (padding="max_length", truncation=True, max_length=35).
+struct BERTExpected: Decodable {
+    struct Output: Decodable {
+        var ids: [Int32]
+        var ids35: [Int32]
+        var mask35: [Int32]
+    }
+
+    struct Case: Decodable {
+        var name: String
+        var text: String
+        var slow: Output
+        var fast: Output
+    }
+
+    var cases: [Case]
+}
+
+@Suite("BERT WordPiece against BertTokenizer / BertTokenizerFast 4.40.2")
+struct BERTWordPieceParityTests {
+    @Test func matchesBothReferencesOnTheHardSet() throws {
+        let tokenizer = try BERTWordPieceTokenizer(vocabTXT: try Fixtures.path("bert/vocab.txt"))
+        let expected = try JSONDecoder().decode(BERTExpected.self, from: Data(contentsOf: URL(fileURLWithPath: try Fixtures.path("bert/expected.json"))))
+        #expect(expected.cases.count > 10)
+        for c in expected.cases {
+            for reference in [c.slow, c.fast] {
+                #expect(tokenizer.encode(c.text) == reference.ids, "\(c.name)")
+                let e = try tokenizer.encode(c.text, length: 35)
+                #expect(e.ids == reference.ids35, "\(c.name)")
+                #expect(e.attentionMask == reference.mask35, "\(c.name)")
+            }
+        }
+    }
+
+    @Test func specialIDs() throws {
+        let tokenizer = try BERTWordPieceTokenizer(vocabTXT: try Fixtures.path("bert/vocab.txt"))
+        #expect(tokenizer.padID == 0 && tokenizer.unknownID == 1 && tokenizer.clsID == 2 && tokenizer.sepID == 3)
+    }
+}

@@ -1,0 +1,197 @@
+"""Fixtures for the CLIP (open_clip + Hugging Face) and BERT WordPiece tokenizers of MiroTokenizers.
+
+HOW TO RUN (Debian /usr/bin/python3 3.11 with python3-torch 1.13, no network needed after the downloads):
+
+    pip install --no-deps --target /work/pydeps-tok transformers==4.40.2 tokenizers==0.19.1 sentencepiece==0.2.0 \
+        huggingface_hub==0.23.0 safetensors==0.4.3 regex pyyaml requests tqdm filelock fsspec packaging
+    pip install --no-deps --target /work/pydeps-clip open_clip_torch==2.24.0 ftfy==6.2.0 wcwidth==0.2.13
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH=/work/pydeps-clip:/work/pydeps-tok \
+        /usr/bin/python3 scripts/make_clip_bert_tokenizer_fixtures.py
+
+Writes Tests/MiroTokenizersTests/Fixtures/clip/:
+- bpe_simple_vocab_16e6.txt.gz: copied unchanged from the open_clip_torch 2.24.0 wheel (the real CLIP merges);
+- gz_facts.json: the decompressed length, SHA-256 and first lines (for the inflate test);
+- expected.json: for every text of the hard set, open_clip's `SimpleTokenizer` ids (77, zero padded; run with ftfy)
+  and `CLIPTokenizerFast` ids + attention mask (`padding="max_length", truncation=True, max_length=77`) built from
+  vocab.json + merges.txt derived from the .gz exactly as open_clip builds its vocabulary (the Swift test derives
+  the same two files, so they are not stored);
+and Tests/MiroTokenizersTests/Fixtures/bert/: a small uncased vocab.txt and expected.json with `BertTokenizer` and
+`BertTokenizerFast` ids + masks (`padding="max_length", truncation=True, max_length=35`, ImageReward's call).
+
+`python3 scripts/make_clip_bert_tokenizer_fixtures.py --print-html-tables` prints nothing new: the HTML entity table
+in Sources/MiroTokenizers/HTMLEntityTables.swift was generated from CPython 3.11's `html.entities.html5` by
+`write_html_tables()` below.
+"""
+import gzip
+import hashlib
+import html
+import html.entities
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import unicodedata
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import ftfy
+import tokenizers
+import transformers
+from transformers import BertTokenizer, BertTokenizerFast, CLIPTokenizerFast
+
+assert transformers.__version__ == "4.40.2", transformers.__version__
+assert tokenizers.__version__ == "0.19.1", tokenizers.__version__
+assert ftfy.__version__ == "6.2.0", ftfy.__version__
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT_CLIP = os.path.join(ROOT, "Tests/MiroTokenizersTests/Fixtures/clip")
+OUT_BERT = os.path.join(ROOT, "Tests/MiroTokenizersTests/Fixtures/bert")
+
+
+def load_open_clip_tokenizer_module():
+    """open_clip's tokenizer.py on its own (the package __init__ pulls in timm/torchvision)."""
+    import importlib.metadata as md
+    assert md.version("open_clip_torch") == "2.24.0", md.version("open_clip_torch")
+    spec = importlib.util.find_spec("open_clip")
+    folder = os.path.dirname(spec.origin)
+    mod_spec = importlib.util.spec_from_file_location("open_clip_tokenizer", os.path.join(folder, "tokenizer.py"))
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    return module, os.path.join(folder, "bpe_simple_vocab_16e6.txt.gz")
+
+
+HARD_TEXTS = [
+    ("plain", "a photo of a cat"),
+    ("case_contractions", "A Photo Of THE Cat's toys, they're GREAT!!! I'm you'll we'd it's can't they've"),
+    ("accents", "Café naïve résumé Ångström façade"),
+    ("combining", "e\u0301cole cafe\u0301 with combining accents"),
+    ("cjk", "東京タワーの夜景 and 北京 한국어"),
+    ("emoji", "emoji 🐱🚀 test 👍🏽 ❤️"),
+    ("punctuation_runs", "punctuation runs ... !!! ?!? --- (a) [b] {c} <d> a_b-c/d\\e|f~g`h^i"),
+    ("numbers", "numbers 12345 3.14 1,000,000 ½ ² ٣"),
+    ("html", "HTML &amp; entities &lt;b&gt; &quot;quoted&quot; &#39;apos&#39; &#x27;hex&#x27; &nbsp;space &amp;amp; &copy 5 &lt 6 &#128; &bogus;"),
+    ("whitespace", "  repeated    spaces\tand\ttabs\nnewlines\r\n  end  "),
+    ("uppercase", "UPPERCASE SHOUTING TEXT WITH ÉCLAIRS"),
+    ("long", " ".join(["a very long caption about a red fox jumping over the lazy brown dog near a river"] * 6)),
+    ("empty", ""),
+    ("only_spaces", "   \t  "),
+    ("special_literal", "a <|endoftext|> b <|startoftext|>c"),
+    ("zero_width", "zero\u200bwidth soft\u00adhyphen control\x07char nul\x00x"),
+    ("compat", "ﬁ ligature and Ｆｕｌｌｗｉｄｔｈ ＡＢＣ"),
+    ("turkish_german", "İstanbul ß Straße"),
+    ("mojibake", "mojibake cafÃ© naÃ¯ve"),
+    ("quotes", "Hello, world! 'quoted' \"double\" “curly” ‘single’ — dash"),
+    ("long_word", "x" + "abc" * 40 + " short"),
+    ("apostrophes", "''s rock'n'roll o'clock 'twas"),
+]
+
+
+def write_html_tables():
+    """Prints the Swift table of HTML5 named references (see HTMLEntityTables.swift)."""
+    for k in sorted(html.entities.html5):
+        print(k, repr(html.entities.html5[k]))
+
+
+def derive_hf_files(gz_path, folder):
+    """vocab.json + merges.txt as open_clip's SimpleTokenizer builds its vocabulary, with HF's special names."""
+    oc, _ = load_open_clip_tokenizer_module()
+    merges = gzip.open(gz_path).read().decode("utf-8").split("\n")
+    merges = merges[1:49152 - 256 - 2 + 1]
+    vocab = list(oc.bytes_to_unicode().values())
+    vocab = vocab + [v + "</w>" for v in vocab]
+    vocab += ["".join(m.split()) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(dict(zip(vocab, range(len(vocab)))), f, ensure_ascii=False)
+    with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
+    return folder
+
+
+BERT_WORDS = """the a an of and to in is it photo cat cats dog fox red brown lazy over jumping near river very long
+caption about hello world quoted double ##s ##ing ##ed ##er ##ly ##n ##t can you we they i ll re ve d m toys great
+cafe naive resume angstrom facade ecole with accents combining emoji test punctuation runs numbers html entities
+space end repeated spaces and tabs newlines uppercase shouting text eclairs zero width soft hyphen control char
+ligature full istanbul strasse rock roll clock twas short mojibake single dash apos hex amp lt gt quot copy bogus
+東 京 北 夜 景 の ##ー ##タ ##ワ 한 ##국 ##어 1 2 3 4 5 ##1 ##2 ##3 ##4 ##5 ##0 0 14 000 ½ ² x ##x ##abc abc
+##a ##b ##c ##d ##e ##f ##g ##h ##i ##j ##k ##l ##m ##o ##p ##q ##r ##u ##v ##w ##y ##z
+a b c d e f g h j k l n o p q r s t u v w y z""".split()
+
+
+def write_bert_vocab(folder):
+    punct = list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~") + ["“", "”", "‘", "’", "—", "…"]
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + punct
+    for w in BERT_WORDS:
+        if w not in tokens:
+            tokens.append(w)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "vocab.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(tokens) + "\n")
+    return path
+
+
+def main():
+    if "--print-html-tables" in sys.argv:
+        write_html_tables()
+        return
+    oc, gz_path = load_open_clip_tokenizer_module()
+    os.makedirs(OUT_CLIP, exist_ok=True)
+    shutil.copyfile(gz_path, os.path.join(OUT_CLIP, "bpe_simple_vocab_16e6.txt.gz"))
+    raw = gzip.open(gz_path).read()
+    text = raw.decode("utf-8")
+    facts = {
+        "length": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "line_count": len(text.split("\n")),
+        "first_lines": text.split("\n")[:4],
+        "line_48894": text.split("\n")[48894],
+    }
+    with open(os.path.join(OUT_CLIP, "gz_facts.json"), "w", encoding="utf-8") as f:
+        json.dump(facts, f, ensure_ascii=False, indent=1)
+
+    simple = oc.SimpleTokenizer(gz_path)
+    hf_dir = derive_hf_files(gz_path, "/tmp/miro_clip_hf")
+    fast = CLIPTokenizerFast(vocab_file=os.path.join(hf_dir, "vocab.json"), merges_file=os.path.join(hf_dir, "merges.txt"),
+                             pad_token="<|endoftext|>")
+    assert fast.bos_token_id == 49406 and fast.eos_token_id == 49407 and fast.pad_token_id == 49407
+    cases = []
+    for name, t in HARD_TEXTS:
+        oc_ids = simple([t])[0].tolist()
+        hf = fast(t, padding="max_length", truncation=True, max_length=77)
+        hf_unpadded = fast(t)["input_ids"]
+        nfc = unicodedata.normalize("NFC", t)
+        cases.append({
+            "name": name, "text": t,
+            "ftfy_changes": ftfy.fix_text(nfc) != nfc,
+            "open_clip": {"ids77": oc_ids, "ids": [simple.sot_token_id] + simple.encode(t) + [simple.eot_token_id]},
+            "hf_fast": {"ids77": hf["input_ids"], "mask77": hf["attention_mask"], "ids": hf_unpadded},
+        })
+        print(name, len(hf_unpadded), "tokens", "ftfy_changes" if cases[-1]["ftfy_changes"] else "",
+              "open_clip==hf" if oc_ids[:len(hf_unpadded)] == hf["input_ids"][:len(hf_unpadded)] else "open_clip!=hf")
+    with open(os.path.join(OUT_CLIP, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump({"versions": {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+                                "open_clip_torch": "2.24.0", "ftfy": ftfy.__version__},
+                   "cases": cases}, f, ensure_ascii=False, indent=0)
+
+    vocab_path = write_bert_vocab(OUT_BERT)
+    slow = BertTokenizer(vocab_path, do_lower_case=True)
+    bfast = BertTokenizerFast(vocab_path, do_lower_case=True)
+    bcases = []
+    for name, t in HARD_TEXTS:
+        s = slow(t, padding="max_length", truncation=True, max_length=35)
+        fz = bfast(t, padding="max_length", truncation=True, max_length=35)
+        bcases.append({"name": name, "text": t,
+                       "slow": {"ids": slow(t)["input_ids"], "ids35": s["input_ids"], "mask35": s["attention_mask"]},
+                       "fast": {"ids": bfast(t)["input_ids"], "ids35": fz["input_ids"], "mask35": fz["attention_mask"]}})
+        print("bert", name, "slow==fast" if s["input_ids"] == fz["input_ids"] else "slow!=fast")
+    with open(os.path.join(OUT_BERT, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump({"versions": {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__},
+                   "cases": bcases}, f, ensure_ascii=False, indent=0)
+
+
+if __name__ == "__main__":
+    main()
