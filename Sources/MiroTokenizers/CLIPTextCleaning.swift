@@ -4,11 +4,7 @@
 /// - tokenizers 0.19.1 normalizer of `CLIPTokenizerFast` (transformers 4.40.2 `convert_slow_tokenizer.CLIPConverter`):
 ///   `Sequence([NFC, Replace(\s+ → " "), Lowercase])`.
 ///
-/// Not reproduced: `ftfy.fix_text` (6.x). On text that is already clean Unicode it returns the text unchanged,
-/// except that it also NFC-normalises, turns `\r\n` into `\n`, and uncurls nothing by default; what it really fixes
-/// is mojibake (UTF-8 decoded as Windows-1252, e.g. `Ã©` → `é`), HTML entities only in text without `<`/`>`,
-/// and a few control characters. Here the open_clip path applies NFC only; captions with mojibake tokenise
-/// differently from open_clip.
+/// `ftfy.fix_text` is FtfyLite: everything but ftfy's mojibake repair (`cafÃ©` → `café`) and ANSI escape removal.
 import Foundation
 
 enum CLIPTextCleaning {
@@ -18,10 +14,10 @@ enum CLIPTextCleaning {
         lowercasedPerScalar(collapseWhitespace(text.precomposedStringWithCanonicalMapping))
     }
 
-    /// open_clip's `_clean_lower` without ftfy (see the file comment): NFC (ftfy's), `html.unescape` twice, `strip`,
+    /// open_clip's `_clean_lower`: `ftfy.fix_text` (FtfyLite), `html.unescape` twice, `strip`,
     /// `re.sub(r'\s+', ' ', ·).strip()`, `str.lower()`.
     static func openCLIPClean(_ text: String) -> String {
-        var t = text.precomposedStringWithCanonicalMapping
+        var t = FtfyLite.fixText(text)
         t = htmlUnescape(htmlUnescape(t))
         t = pythonStrip(t)
         t = pythonStrip(collapseWhitespace(t))
