@@ -68,10 +68,19 @@ enum CLIPTextCleaning {
         var table: [String: String] = [:]
         for line in HTMLEntityTables.named.split(separator: "\n") {
             guard let bar = line.firstIndex(of: "|") else { continue }
-            table[String(line[..<bar])] = String(line[line.index(after: bar)...])
+            table[String(line[..<bar])] = decodeHexScalars(line[line.index(after: bar)...])
         }
         return table
     }()
+
+    /// `"E9 301"` → `"é"`: the generated tables spell replacements as hex code points (never invalid: generated).
+    static func decodeHexScalars(_ field: Substring) -> String {
+        var view = String.UnicodeScalarView()
+        for hex in field.split(separator: " ") {
+            if let v = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(v) { view.append(scalar) }
+        }
+        return String(view)
+    }
 
     /// CPython's `html.unescape`: every match of
     /// `&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)` replaced by `_replace_charref`.
@@ -137,7 +146,9 @@ enum CLIPTextCleaning {
     }
 
     private static func numericReplacement(_ value: UInt64) -> String {
-        if value <= UInt64(UInt32.max), let mapped = HTMLEntityTables.invalidCharrefs[UInt32(value)] { return mapped }
+        if value <= UInt64(UInt32.max), let mapped = HTMLEntityTables.invalidCharrefs[UInt32(value)] {
+            return String(String.UnicodeScalarView(mapped.compactMap(Unicode.Scalar.init)))
+        }
         if (0xD800...0xDFFF).contains(value) || value > 0x10FFFF { return "\u{FFFD}" }
         if HTMLEntityTables.invalidCodepoints.contains(UInt32(value)) { return "" }
         return Unicode.Scalar(UInt32(value)).map { String(Character($0)) } ?? "\u{FFFD}"

@@ -15,7 +15,7 @@ enum FtfyLite {
         var table: [UInt32: String] = [:]
         for line in FtfyTables.characterFixes.split(separator: "\n") {
             guard let bar = line.firstIndex(of: "|"), let cp = UInt32(line[..<bar], radix: 16) else { continue }
-            table[cp] = String(line[line.index(after: bar)...])
+            table[cp] = CLIPTextCleaning.decodeHexScalars(line[line.index(after: bar)...])
         }
         return table
     }()
@@ -26,7 +26,7 @@ enum FtfyLite {
         var table: [String: String] = [:]
         for line in HTMLEntityTables.named.split(separator: "\n") {
             guard let bar = line.firstIndex(of: "|") else { continue }
-            let name = String(line[..<bar]), value = String(line[line.index(after: bar)...])
+            let name = String(line[..<bar]), value = CLIPTextCleaning.decodeHexScalars(line[line.index(after: bar)...])
             guard name.hasSuffix(";") else { continue }
             table["&" + name] = value
             if name == name.lowercased() {

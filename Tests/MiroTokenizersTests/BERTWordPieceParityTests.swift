@@ -18,7 +18,14 @@ struct BERTExpected: Decodable {
         var fast: Output
     }
 
+    struct Fuzz: Decodable {
+        var text: String
+        var slow: [Int32]
+        var fast: [Int32]
+    }
+
     var cases: [Case]
+    var fuzz: [Fuzz]
 }
 
 @Suite("BERT WordPiece against BertTokenizer / BertTokenizerFast 4.40.2")
@@ -34,6 +41,17 @@ struct BERTWordPieceParityTests {
                 #expect(e.ids == reference.ids35, "\(c.name)")
                 #expect(e.attentionMask == reference.mask35, "\(c.name)")
             }
+        }
+    }
+
+    @Test func matchesBothReferencesOnSeededRandomTexts() throws {
+        let tokenizer = try BERTWordPieceTokenizer(vocabTXT: try Fixtures.path("bert/vocab.txt"))
+        let expected = try JSONDecoder().decode(BERTExpected.self, from: Data(contentsOf: URL(fileURLWithPath: try Fixtures.path("bert/expected.json"))))
+        #expect(expected.fuzz.count >= 100)
+        for (k, c) in expected.fuzz.enumerated() {
+            let ids = tokenizer.encode(c.text)
+            #expect(ids == c.slow, "fuzz \(k): \(c.text.debugDescription)")
+            #expect(ids == c.fast, "fuzz \(k): \(c.text.debugDescription)")
         }
     }
 

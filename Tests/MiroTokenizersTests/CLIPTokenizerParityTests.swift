@@ -25,7 +25,16 @@ struct CLIPExpected: Decodable {
         var hf_fast: HF
     }
 
+    struct Fuzz: Decodable {
+        var text: String
+        var ftfy_changes: Bool
+        var open_clip: [Int32]
+        var hf_fast: [Int32]
+    }
+
     var cases: [Case]
+    /// Seeded random texts (scripts/…: `fuzz_texts`), 77 ids from each reference.
+    var fuzz: [Fuzz]
 
     static func load() throws -> CLIPExpected {
         try JSONDecoder().decode(CLIPExpected.self, from: Data(contentsOf: URL(fileURLWithPath: try Fixtures.path("clip/expected.json"))))
@@ -104,6 +113,23 @@ struct CLIPTokenizerParityTests {
         for c in try CLIPExpected.load().cases where c.ftfy_changes && !OpenCLIPKnownDifferences.names.contains(c.name) {
             #expect(try oc.encode(c.text, length: 77).ids == c.open_clip.ids77, "\(c.name)")
         }
+    }
+
+    @Test func bothFlavoursMatchOnSeededRandomTexts() throws {
+        let oc = try openCLIPTokenizer.get()
+        let hf = try huggingFaceTokenizer.get()
+        let fuzz = try CLIPExpected.load().fuzz
+        #expect(fuzz.count >= 100)
+        var mismatches = (hf: 0, openCLIP: 0)
+        for (k, c) in fuzz.enumerated() {
+            let h = try hf.encode(c.text, length: 77).ids
+            if h != c.hf_fast { mismatches.hf += 1 }
+            #expect(h == c.hf_fast, "fuzz \(k): \(c.text.debugDescription)")
+            let o = try oc.encode(c.text, length: 77).ids
+            if o != c.open_clip { mismatches.openCLIP += 1 }
+            #expect(o == c.open_clip, "fuzz \(k): \(c.text.debugDescription)")
+        }
+        #expect(mismatches.hf == 0 && mismatches.openCLIP == 0, "\(mismatches) of \(fuzz.count)")
     }
 
     /// Keeps the known-difference list honest: each listed text really differs (ftfy's mojibake repair is not ported).
