@@ -251,6 +251,10 @@ def main():
         })
         print(name, len(hf_unpadded), "tokens", "ftfy_changes" if cases[-1]["ftfy_changes"] else "",
               "open_clip==hf" if oc_ids[:len(hf_unpadded)] == hf["input_ids"][:len(hf_unpadded)] else "open_clip!=hf")
+    batch_names = ["plain", "accents", "empty"]
+    batch_texts = [t for n, t in HARD_TEXTS if n in batch_names]
+    batch = fast(batch_texts, padding=True, truncation=True, max_length=77)
+    longest = {"texts": batch_texts, "ids": batch["input_ids"], "mask": batch["attention_mask"]}
     fuzz = []
     for t in fuzz_texts():
         nfc = unicodedata.normalize("NFC", t)
@@ -258,7 +262,7 @@ def main():
                      "open_clip": simple([t])[0].tolist(),
                      "hf_fast": fast(t, padding="max_length", truncation=True, max_length=77)["input_ids"]})
     with open(os.path.join(OUT_CLIP, "expected.json"), "w", encoding="utf-8") as f:
-        json.dump({"fuzz": fuzz, "versions": {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+        json.dump({"fuzz": fuzz, "hf_fast_padding_longest": longest, "versions": {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
                                 "open_clip_torch": "2.24.0", "ftfy": ftfy.__version__},
                    "cases": cases}, f, ensure_ascii=False, indent=0)
 

@@ -228,21 +228,38 @@ public final class CLIPTokenizer: Sendable {
     /// `<start>` + content + `<end>`, untruncated.
     public func encode(_ text: String) -> [Int32] { [bosID] + encodeContent(text) + [eosID] }
 
-    /// The ids and mask at exactly `length` tokens (truncated with the end token kept last, then padded).
-    public func encode(_ text: String, length: Int = CLIPTokenizer.contextLength) throws -> Encoding {
-        guard length >= 2 else { throw TokenizerError.invalidArgument(message: "length \(length) leaves no room for the start and end tokens") }
-        var ids = encode(text)
-        if ids.count > length {
-            // HF truncates the content to length-2; open_clip cuts to length and overwrites the last id: the same ids.
-            ids = Array(ids.prefix(length - 1)) + [eosID]
-        }
-        let mask = [Int32](repeating: 1, count: ids.count) + [Int32](repeating: 0, count: length - ids.count)
-        ids += [Int32](repeating: padID, count: length - ids.count)
-        return Encoding(ids: ids, attentionMask: mask)
+    /// How a batch is padded.
+    public enum Padding: Sendable, Equatable {
+        /// To `length` (`padding="max_length"`; open_clip always does this with zeros).
+        case maxLength
+        /// To the longest row after truncation (`padding=True`, as CLIPProcessor is called for PickScore / SciScore).
+        case longest
     }
 
-    public func encode(batch texts: [String], length: Int = CLIPTokenizer.contextLength) throws -> [Encoding] {
-        try texts.map { try encode($0, length: length) }
+    /// The ids and mask at exactly `length` tokens (truncated with the end token kept last, then padded).
+    public func encode(_ text: String, length: Int = CLIPTokenizer.contextLength) throws -> Encoding {
+        let ids = try truncated(text, length: length)
+        return padded(ids, to: length)
+    }
+
+    /// Every text truncated to `length` tokens, then padded as `padding` says.
+    public func encode(batch texts: [String], length: Int = CLIPTokenizer.contextLength,
+                       padding: Padding = .maxLength) throws -> [Encoding] {
+        let rows = try texts.map { try truncated($0, length: length) }
+        let target = padding == .maxLength ? length : rows.map(\.count).max() ?? 0
+        return rows.map { padded($0, to: target) }
+    }
+
+    private func truncated(_ text: String, length: Int) throws -> [Int32] {
+        guard length >= 2 else { throw TokenizerError.invalidArgument(message: "length \(length) leaves no room for the start and end tokens") }
+        let ids = encode(text)
+        // HF truncates the content to length-2; open_clip cuts to length and overwrites the last id: the same ids.
+        return ids.count > length ? Array(ids.prefix(length - 1)) + [eosID] : ids
+    }
+
+    private func padded(_ ids: [Int32], to length: Int) -> Encoding {
+        let mask = [Int32](repeating: 1, count: ids.count) + [Int32](repeating: 0, count: length - ids.count)
+        return Encoding(ids: ids + [Int32](repeating: padID, count: length - ids.count), attentionMask: mask)
     }
 
     private func appendPieces(_ pieces: [CLIPPreTokenizer.Piece], to ids: inout [Int32]) {

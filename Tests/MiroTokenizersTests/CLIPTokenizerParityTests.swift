@@ -32,7 +32,15 @@ struct CLIPExpected: Decodable {
         var hf_fast: [Int32]
     }
 
+    struct Batch: Decodable {
+        var texts: [String]
+        var ids: [[Int32]]
+        var mask: [[Int32]]
+    }
+
     var cases: [Case]
+    /// `fast(texts, padding=True, truncation=True, max_length=77)`: CLIPProcessor's call for PickScore / SciScore.
+    var hf_fast_padding_longest: Batch
     /// Seeded random texts (scripts/…: `fuzz_texts`), 77 ids from each reference.
     var fuzz: [Fuzz]
 
@@ -97,6 +105,14 @@ struct CLIPTokenizerParityTests {
             #expect(e.ids == c.hf_fast.ids77, "\(c.name)")
             #expect(e.attentionMask == c.hf_fast.mask77, "\(c.name)")
         }
+    }
+
+    @Test func huggingFacePaddingToTheLongestRow() throws {
+        let hf = try huggingFaceTokenizer.get()
+        let batch = try CLIPExpected.load().hf_fast_padding_longest
+        let rows = try hf.encode(batch: batch.texts, length: 77, padding: .longest)
+        #expect(rows.map(\.ids) == batch.ids)
+        #expect(rows.map(\.attentionMask) == batch.mask)
     }
 
     /// Texts that ftfy leaves alone must match exactly; the others are listed by the mismatch test below.
