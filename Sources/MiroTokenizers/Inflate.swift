@@ -207,16 +207,22 @@ struct Huffman {
     var counts: [Int]   // number of codes of each length 0...15
     var symbols: [Int]  // symbols ordered by code
 
+    /// A code from the file: rejected when over-subscribed (more codes of some length than the bits allow).
     init(lengths: [Int], reader: BitReader) throws {
-        counts = [Int](repeating: 0, count: 16)
-        for l in lengths { counts[l] += 1 }
-        counts[0] = 0
+        self.init(unchecked: lengths)
         var left = 1
         for len in 1...15 {
             left <<= 1
             left -= counts[len]
             guard left >= 0 else { throw reader.error("over-subscribed Huffman code lengths") }
         }
+    }
+
+    /// Lengths must be 0...15 (the callers read them as 3- or 4-bit fields, or are the fixed tables).
+    private init(unchecked lengths: [Int]) {
+        counts = [Int](repeating: 0, count: 16)
+        for l in lengths { counts[l] += 1 }
+        counts[0] = 0
         var offsets = [Int](repeating: 0, count: 16)
         for len in 1..<15 { offsets[len + 1] = offsets[len] + counts[len] }
         symbols = [Int](repeating: 0, count: lengths.count)
@@ -224,12 +230,6 @@ struct Huffman {
             symbols[offsets[l]] = sym
             offsets[l] += 1
         }
-    }
-
-    private init(fixedLengths lengths: [Int]) {
-        // Fixed tables are valid by construction.
-        // swiftlint:disable:next force_try
-        self = try! Huffman(lengths: lengths, reader: BitReader(bytes: [], position: 0, path: "<fixed>"))
     }
 
     func decode(_ r: inout BitReader) throws -> Int {
@@ -246,9 +246,9 @@ struct Huffman {
         throw r.error("invalid Huffman code")
     }
 
-    static let fixedLiteral = Huffman(fixedLengths: Array(repeating: 8, count: 144) + Array(repeating: 9, count: 112)
+    static let fixedLiteral = Huffman(unchecked: Array(repeating: 8, count: 144) + Array(repeating: 9, count: 112)
         + Array(repeating: 7, count: 24) + Array(repeating: 8, count: 8))
-    static let fixedDistance = Huffman(fixedLengths: Array(repeating: 5, count: 30))
+    static let fixedDistance = Huffman(unchecked: Array(repeating: 5, count: 30))
 }
 
 /// gzip files (`.gz`), as Python's `gzip.open(path).read()` reads them.
