@@ -80,6 +80,11 @@ public final class BERTWordPieceTokenizer: Sendable {
         return Encoding(ids: ids, attentionMask: mask)
     }
 
+    /// Every text at `length` tokens (ImageReward tokenises one prompt per image this way).
+    public func encode(batch texts: [String], length: Int) throws -> [Encoding] {
+        try texts.map { try encode($0, length: length) }
+    }
+
     // MARK: BasicTokenizer
 
     static func isWhitespace(_ s: Unicode.Scalar) -> Bool {

@@ -58,5 +58,9 @@ struct BERTWordPieceParityTests {
     @Test func specialIDs() throws {
         let tokenizer = try BERTWordPieceTokenizer(vocabTXT: try Fixtures.path("bert/vocab.txt"))
         #expect(tokenizer.padID == 0 && tokenizer.unknownID == 1 && tokenizer.clsID == 2 && tokenizer.sepID == 3)
+        #expect(throws: TokenizerError.self) { try tokenizer.encode("x", length: 1) }
+        let rows = try tokenizer.encode(batch: ["a photo", ""], length: 35)
+        #expect(rows.count == 2 && rows.allSatisfy { $0.ids.count == 35 && $0.attentionMask.count == 35 })
+        #expect(rows[1].ids.prefix(3) == [2, 3, 0] && rows[1].attentionMask.prefix(3) == [1, 1, 0])
     }
 }
