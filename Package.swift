@@ -8,7 +8,7 @@
 //   MiroNN        Module tree, layers, state dicts       MiroOptim  AdamW, LAMB, EMA, schedules
 //   MiroIO        tensors ⇄ files, the checkpoint file format
 //   MiroImage     RGBImage, PNG, grids                   MiroRewards  the RewardModel protocol, reward bins
-//   MiroTokenizers  SentencePiece (T5) tokenizers, pure Swift
+//   MiroTokenizers  SentencePiece (T5), CLIP BPE and BERT WordPiece tokenizers, pure Swift
 //   MiroT5        the T5 text encoder (FLAN-T5-XL)       MiroVAE    the SDXL VAE and TAESDXL
 //   MiroModels    the MIRO network, preconditioning, loss, sampler
 //   MiroData      webdataset shards: readers, epoch plans, cursors, the bins-cache builder
