@@ -33,6 +33,9 @@ public final class PipelineBenchmark {
     public struct Options: Sendable {
         public var stages: [Stage] = Stage.allCases
         public var t5: T5Config = .flanT5XL
+        /// `.bfloat16` halves the encoder's 4.9 GB (fp32 compute where it matters; `T5Precision`). The official
+        /// pipeline and the comparison script use float32.
+        public var t5Precision: T5Precision = .float32
         public var network: MIROConfig = .miro
         public var vae: AutoencoderKLConfig = .sdxl
         /// `max_text_len` of the release: the prompt is padded (and its mask) to this length.
@@ -205,7 +208,7 @@ public final class PipelineBenchmark {
     private func runT5() throws -> (StageResult, (Tensor, Tensor, Tensor)) {
         let o = options
         var encoder: T5Encoder?
-        let build = try elapsed { encoder = try T5Encoder.random(config: o.t5, seed: o.seed) }
+        let build = try elapsed { encoder = try T5Encoder.random(config: o.t5, dtype: o.t5Precision, seed: o.seed) }
         guard let encoder else { throw InputError("the T5 encoder was not built") }
         keep.append(encoder)
         let prompt = Self.promptIDs(realTokens: o.promptTokens, length: o.maxTextLength, vocabSize: o.t5.vocabSize)
@@ -217,8 +220,9 @@ public final class PipelineBenchmark {
         // The negative branch's text: the encoding of the empty prompt, i.e. of `</s>` alone (1 × d_model, as the
         // released uncond_embedding.npy).
         let uncond = try encoder(ids: Tensor([Int64(1)], shape: [1, 1])).squeezed(0)
-        let detail = String(format: "T5 encoder d_model %d, %d layers, %@ | 1×%d tokens (%d real)", o.t5.dModel, o.t5.numLayers,
+        var detail = String(format: "T5 encoder d_model %d, %d layers, %@ | 1×%d tokens (%d real)", o.t5.dModel, o.t5.numLayers,
                             millions(encoder.uniqueParameterCount), o.maxTextLength, o.promptTokens)
+        if o.t5Precision != .float32 { detail += " | weights \(o.t5Precision.rawValue)" }
         let result = StageResult(stage: .t5, detail: detail, parameters: encoder.uniqueParameterCount, buildSeconds: build,
                                  warmupSeconds: warmup, runs: runs, steps: nil, rssBeforeMB: 0, rssAfterMB: 0, peakMB: 0,
                                  finite: try allFinite(embedding))

@@ -32,7 +32,7 @@ import Testing
 
     @Test(arguments: [(["--stages", "t5,foo"], "--stages"), (["--stages", "t5,t5"], "--stages"), (["--stages", ","], "--stages"),
                       (["--steps", "0"], "--steps"), (["--prompt-tokens", "78"], "--prompt-tokens"),
-                      (["--size", "huge"], "--size"), (["--t5-runs", "0"], "--t5-runs"), (["--threads", "0"], "--threads")])
+                      (["--size", "huge"], "--size"), (["--t5-dtype", "fp16"], "--t5-dtype"), (["--t5-runs", "0"], "--t5-runs"), (["--threads", "0"], "--threads")])
     func badFlags(_ flags: [String], _ named: String) throws {
         let r = try CLI.run(["bench", "pipeline"] + flags)
         #expect(r.status == 64, "\(flags): \(r.output)")

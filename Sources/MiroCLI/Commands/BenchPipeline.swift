@@ -26,6 +26,8 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Steps of the untimed sampling run before the timed ones (default 2).") var miroWarmupSteps: Int?
     @Option(help: "Real tokens of the prompt, </s> included, padded to 77 (default 40; tiny: 7 of 12).") var promptTokens: Int?
     @Option(help: "Guidance weight w (the pipeline's default 7).") var guidance = 7.0
+    @Option(help: ArgumentHelp("T5 weights: fp32 (as the official pipeline) or bf16 (half the memory; Swift only, "
+                               + "the comparison script stays fp32).")) var t5Dtype = "fp32"
     @Option(help: "Sizes: full (the release) or tiny (a seconds-long check of the same code).") var size = "full"
     @Option(help: "Seed of the random weights and inputs.") var seed: UInt64 = 0
     @OptionGroup var threadOptions: ThreadOptions
@@ -34,6 +36,7 @@ struct BenchPipeline: ParsableCommand {
 
     func validate() throws {
         _ = try parsedStages()
+        guard ["fp32", "bf16"].contains(t5Dtype) else { throw ValidationError("--t5-dtype must be fp32 or bf16") }
         guard ["full", "tiny"].contains(size) else { throw ValidationError("--size must be full or tiny") }
         try FlagCheck.range(steps, 1...10_000, "--steps")
         try FlagCheck.range(promptTokens, 1...77, "--prompt-tokens")
@@ -66,6 +69,7 @@ struct BenchPipeline: ParsableCommand {
         if let t5Runs { options.t5Runs = t5Runs }
         if let vaeRuns { options.vaeRuns = vaeRuns }
         options.miroRuns = miroRuns
+        options.t5Precision = t5Dtype == "bf16" ? .bfloat16 : .float32
         if let miroWarmupSteps { options.miroWarmupSteps = miroWarmupSteps }
         options.guidance = guidance
         options.seed = seed
