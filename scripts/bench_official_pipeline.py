@@ -182,6 +182,9 @@ def run_miro(args, size, mods, text, keep):
     network = R.CADRINTextCond(**cfg).eval()
     pre = P.FlowPrecond(num_latents=cfg["num_latents"], latents_dim=cfg["latents_dim"], do_normalization="noise_driven",
                         sigma_data=0.5, do_gradnorm_reweighting=True, logvar_channels=128, logvar_mlp_layers=0).eval()
+    # trainable parameters (the official masks cond_mask / registers_coherence_mask / attention_mask_dummy are
+    # frozen nn.Parameters; the Swift side keeps them as buffers), counted before everything is frozen
+    params = sum(p.numel() for p in list(network.parameters()) + list(pre.parameters()) if p.requires_grad)
     network.requires_grad_(False)
     pre.requires_grad_(False)
     build = time.perf_counter() - t0
@@ -222,7 +225,6 @@ def run_miro(args, size, mods, text, keep):
     if args.miro_warmup_steps > 0:
         warm, _ = timed(1, 0, lambda: sample(args.miro_warmup_steps))
     _, runs = timed(0, args.miro_runs, lambda: sample(args.steps))
-    params = count(network, pre)
     real = int(mask.sum())
     detail = (f"MIRO latents_dim {cfg['latents_dim']}, {cfg['num_blocks']} blocks, {params / 1e6:.2f}M params | "
               f"{args.steps} steps, CFG w {args.guidance:.1f} (batch 2), text {real}/{length} tokens")
