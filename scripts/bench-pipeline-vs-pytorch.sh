@@ -76,7 +76,8 @@ for impl in ("swift", "pytorch"):
     peaks = [r["peak_rss_mb"] for r in runs[impl]]
     last = runs[impl][-1]
     print(f"{impl:8s} process peak RSS {max(peaks):.0f} MB (rounds: {', '.join(f'{x:.0f}' for x in peaks)}); "
-          f"RSS after the last stage {last['stages'][order[-1]]['rss_after_mb']:.0f} MB; torch {last['torch']}, "
+          f"RSS after the last stage {last['stages'][order[-1]]['rss_after_mb']:.0f} MB "
+          f"({last['stages'][order[-1]].get('heap_free_mb', 0):.0f} of it freed heap kept by malloc); torch {last['torch']}, "
           f"threads {last['threads']}, per-stage peaks {'yes' if last['peak_is_per_stage'] else 'no'}")
 for impl in ("swift", "pytorch"):
     for stage in order:

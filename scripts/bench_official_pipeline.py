@@ -33,6 +33,7 @@ to /proc/self/clear_refs (as the Swift side). Models stay alive to the end, as i
 
 import argparse
 import copy
+import ctypes
 import json
 import os
 import sys
@@ -104,6 +105,21 @@ def memory():
     except OSError:
         pass
     return out.get("VmRSS", 0.0), out.get("VmHWM", 0.0)
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def heap_free_mb():
+    """Free bytes glibc's malloc holds in all its arenas (mallinfo2 fordblks), MiB; 0 where unknown."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _Mallinfo2
+        return libc.mallinfo2().fordblks / 1048576
+    except (OSError, AttributeError):
+        return 0.0
 
 
 def reset_peak():
@@ -271,7 +287,8 @@ def stage_line(name, r):
          f"runs {runs} s | median {r['seconds']:.3f} s")
     if "steps" in r:
         s += f" ({r['seconds'] / r['steps']:.3f} s/step)"
-    s += (f" | RSS {r['rss_growth_mb']:+.0f} MB ({r['rss_after_mb']:.0f} after) | peak {r['peak_mb']:.0f} MB "
+    s += (f" | RSS {r['rss_growth_mb']:+.0f} MB ({r['rss_after_mb']:.0f} after, {r['heap_free_mb']:.0f} of it freed heap) | "
+          f"peak {r['peak_mb']:.0f} MB "
           f"({r['peak_growth_mb']:+.0f})" + ("" if r["finite"] else " | NON-FINITE OUTPUT"))
     return s
 
@@ -345,7 +362,8 @@ def main():
         rss_after, peak = memory()
         process_peak = max(process_peak, peak)
         r.update(seconds=median(r["runs"]), rss_before_mb=rss_before, rss_after_mb=rss_after,
-                 rss_growth_mb=rss_after - rss_before, peak_mb=peak, peak_growth_mb=peak - rss_before)
+                 rss_growth_mb=rss_after - rss_before, peak_mb=peak, peak_growth_mb=peak - rss_before,
+                 heap_free_mb=heap_free_mb())
         if "steps" in r:
             r["seconds_per_step"] = r["seconds"] / r["steps"]
         results[name] = r

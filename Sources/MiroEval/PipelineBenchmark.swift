@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import MiroEngine
 import MiroModels
@@ -127,6 +130,9 @@ public final class PipelineBenchmark {
         /// The highest resident set while the stage built and ran (the process peak so far when the kernel
         /// cannot reset it: see `peakIsPerStage`).
         public var peakMB: Double
+        /// Freed memory the C allocator still holds after the stage (part of the resident set; glibc's
+        /// mallinfo2 `fordblks`; the CLI lets glibc keep up to 1 GB of it, `Engine.keepFreedMemory`).
+        public var heapFreeMB: Double = 0
         public var rssGrowthMB: Double { rssAfterMB - rssBeforeMB }
         public var peakGrowthMB: Double { peakMB - rssBeforeMB }
         /// Whether a finite output came out (random weights must still give numbers).
@@ -182,6 +188,7 @@ public final class PipelineBenchmark {
             result.rssBeforeMB = before.rssMB
             result.rssAfterMB = after.rssMB
             result.peakMB = after.peakMB
+            result.heapFreeMB = ResidentMemory.heapFreeMB()
             processPeak = max(processPeak, after.peakMB)
             logger.debug("pipeline benchmark: \(stage.rawValue) done, RSS \(after.rssMB) MB, peak \(after.peakMB) MB")
             try progress?(result)
@@ -368,6 +375,34 @@ public enum ResidentMemory {
         return Sample(rssMB: field("VmRSS"), peakMB: field("VmHWM"))
     }
 
+    /// Free bytes held by glibc's malloc in all its arenas (MiB); 0 where that is not known. From `malloc_info`'s
+    /// closing totals (`<total type="fast" …>` + `<total type="rest" …>`), looked up at run time: malloc.h is not in
+    /// Swift's Glibc module.
+    public static func heapFreeMB() -> Double {
+        #if canImport(Glibc)
+        typealias MallocInfo = @convention(c) (Int32, UnsafeMutablePointer<FILE>?) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_info") else { return 0 }
+        let mallocInfo = unsafeBitCast(symbol, to: MallocInfo.self)
+        var buffer: UnsafeMutablePointer<CChar>? = nil
+        var size = 0
+        guard let stream = open_memstream(&buffer, &size) else { return 0 }
+        let status = mallocInfo(0, stream)
+        fclose(stream)
+        defer { free(buffer) }
+        guard status == 0, let buffer else { return 0 }
+        let xml = String(cString: buffer)
+        // The last "fast" and "rest" totals are the process-wide ones (each heap section has its own first).
+        func lastTotal(_ type: String) -> Double {
+            guard let line = xml.split(separator: "\n").last(where: { $0.contains("<total type=\"\(type)\"") }),
+                  let range = line.range(of: "size=\"") else { return 0 }
+            return Double(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+        }
+        return (lastTotal("fast") + lastTotal("rest")) / 1_048_576
+        #else
+        return 0
+        #endif
+    }
+
     /// Resets VmHWM to the current resident set (writing "5" to /proc/self/clear_refs, Linux ≥ 4.0), so that the
     /// next `read()` gives the peak since now. False when the kernel refused.
     @discardableResult
@@ -392,8 +427,8 @@ extension PipelineBenchmark.StageResult {
         var s = String(format: "stage | %@ | %@ | build %.1f s | warm-up %.1f s | runs %@ s | median %.3f s",
                        stage.rawValue, detail, buildSeconds, warmupSeconds, runList, seconds)
         if let steps { s += String(format: " (%.3f s/step)", seconds / Double(steps)) }
-        s += String(format: " | RSS %+.0f MB (%.0f after) | peak %.0f MB (%+.0f)%@", rssGrowthMB, rssAfterMB, peakMB,
-                    peakGrowthMB, finite ? "" : " | NON-FINITE OUTPUT")
+        s += String(format: " | RSS %+.0f MB (%.0f after, %.0f of it freed heap) | peak %.0f MB (%+.0f)%@", rssGrowthMB,
+                    rssAfterMB, heapFreeMB, peakMB, peakGrowthMB, finite ? "" : " | NON-FINITE OUTPUT")
         return s
     }
 
@@ -401,7 +436,7 @@ extension PipelineBenchmark.StageResult {
         var o: [String: Any] = [
             "detail": detail, "params": parameters, "build_seconds": buildSeconds, "warmup_seconds": warmupSeconds,
             "runs": runs, "seconds": seconds, "rss_before_mb": rssBeforeMB, "rss_after_mb": rssAfterMB,
-            "rss_growth_mb": rssGrowthMB, "peak_mb": peakMB, "peak_growth_mb": peakGrowthMB, "finite": finite,
+            "rss_growth_mb": rssGrowthMB, "peak_mb": peakMB, "heap_free_mb": heapFreeMB, "peak_growth_mb": peakGrowthMB, "finite": finite,
         ]
         if let steps {
             o["steps"] = steps
