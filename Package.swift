@@ -69,7 +69,7 @@ let graph: [String: [String]] = [
     "MiroPipeline": ["MiroEngine", "MiroNN", "MiroFormats", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes",
                      "MiroTokenizers", "MiroT5", "MiroVAE"],
     "MiroTraining": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline"],
-    "MiroEval": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining"],
+    "MiroEval": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining", "MiroT5", "MiroVAE"],
 ]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 /// Targets that log take a `Logger` (only the executable bootstraps logging).

@@ -11,10 +11,10 @@ import MiroRewards
 /// `miro bench --json --threads 1` keeps its meaning.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks: engine throughput (block), full MIRO training steps (train), data loading (data).",
+        abstract: "Benchmarks: engine throughput (block), full MIRO training steps (train), data loading (data), text to image (pipeline).",
         discussion: "Without a subcommand, runs `block`. See docs/benchmarks.md for measured numbers.",
         // One entry per benchmark, each in a Bench<Name>.swift file.
-        subcommands: [BenchBlock.self, BenchTrain.self, BenchData.self],
+        subcommands: [BenchBlock.self, BenchTrain.self, BenchData.self, BenchPipeline.self],
         defaultSubcommand: BenchBlock.self)
 }
 
