@@ -62,18 +62,8 @@ public final class CLIPTokenizer: Sendable {
 
     /// open_clip's tokenizer from `bpe_simple_vocab_16e6.txt.gz` (the file shipped in the open_clip_torch wheel).
     public static func openCLIP(bpeGZ path: String) throws -> CLIPTokenizer {
-        let text = try readGzipText(path)
-        // `split('\n')[1:49152-256-2+1]`: skip the header line, keep at most mergeCount merges.
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count > 1 else { throw TokenizerError.invalidFile(path: path, message: "has no merge lines after the header") }
-        let mergeLines = lines[1..<min(lines.count, mergeCount + 1)]
-        let merges = try parseMerges(mergeLines, firstLine: 2, path: path)
-        // vocab = alphabet + alphabet</w> + joined merges + specials; `dict(zip(vocab, range))` keeps the last id
-        // of a repeated string.
-        var ordered = ByteLevelAlphabet.vocabularyOrder
-        ordered += ByteLevelAlphabet.vocabularyOrder.map { $0 + "</w>" }
-        ordered += merges.map { $0.first + $0.second }
-        ordered += ["<start_of_text>", "<end_of_text>"]
+        let (merges, ordered) = try openCLIPVocabulary(bpeGZ: path, specials: ["<start_of_text>", "<end_of_text>"])
+        // `dict(zip(vocab, range))` keeps the last id of a repeated string.
         var vocabulary: [String: Int32] = [:]
         for (id, token) in ordered.enumerated() { vocabulary[token] = Int32(id) }
         guard let bos = vocabulary["<start_of_text>"], let eos = vocabulary["<end_of_text>"] else {
@@ -126,15 +116,7 @@ public final class CLIPTokenizer: Sendable {
     /// spelled `<|startoftext|>` / `<|endoftext|>`). Returns the two paths.
     @discardableResult
     public static func writeHuggingFaceFiles(fromBPEGZ path: String, into folder: String) throws -> (vocabJSON: String, mergesTXT: String) {
-        let text = try readGzipText(path)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count > 1 else { throw TokenizerError.invalidFile(path: path, message: "has no merge lines after the header") }
-        let mergeLines = lines[1..<min(lines.count, mergeCount + 1)]
-        let merges = try parseMerges(mergeLines, firstLine: 2, path: path)
-        var ordered = ByteLevelAlphabet.vocabularyOrder
-        ordered += ByteLevelAlphabet.vocabularyOrder.map { $0 + "</w>" }
-        ordered += merges.map { $0.first + $0.second }
-        ordered += ["<|startoftext|>", "<|endoftext|>"]
+        let (merges, ordered) = try openCLIPVocabulary(bpeGZ: path, specials: ["<|startoftext|>", "<|endoftext|>"])
         var vocabulary: [String: Int] = [:]
         for (id, token) in ordered.enumerated() { vocabulary[token] = id }
         let vocabPath = folder + "/vocab.json", mergesPath = folder + "/merges.txt"
@@ -182,6 +164,20 @@ public final class CLIPTokenizer: Sendable {
     }
 
     /// Python's `line.split()` into exactly two symbols; anything else is a corrupt merges file.
+    /// open_clip's merges file read as `SimpleTokenizer` reads it (`split('\n')[1:49152-256-2+1]`: the header line
+    /// skipped, at most `mergeCount` merges) and its vocabulary in id order: alphabet, alphabet + `</w>`, the joined
+    /// merges, then `specials` (spelled as the caller's flavour spells them).
+    private static func openCLIPVocabulary(bpeGZ path: String, specials: [String]) throws -> (merges: [MergePair], ordered: [String]) {
+        let text = try readGzipText(path)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 1 else { throw TokenizerError.invalidFile(path: path, message: "has no merge lines after the header") }
+        let merges = try parseMerges(lines[1..<min(lines.count, mergeCount + 1)], firstLine: 2, path: path)
+        var ordered = ByteLevelAlphabet.vocabularyOrder
+        ordered += ByteLevelAlphabet.vocabularyOrder.map { $0 + "</w>" }
+        ordered += merges.map { $0.first + $0.second }
+        return (merges, ordered + specials)
+    }
+
     private static func parseMerges(_ lines: ArraySlice<Substring>, firstLine: Int, path: String) throws -> [MergePair] {
         var merges: [MergePair] = []
         merges.reserveCapacity(lines.count)
