@@ -72,7 +72,7 @@ func utf8CharLength(_ lead: UInt8) -> Int {
 ///   - scores: per piece id; `kinds[id]` says whether the id is a normal scored piece, user-defined or unused.
 func sentencePieceViterbi(_ bytes: [UInt8], trie: PieceTrie, scores: [Float], kinds: [SentencePieceModelFile.PieceType],
                           minScore: Float, maxScore: Float, unkID: Int32) -> [UnigramSegment] {
-    struct Best { var id: Int32 = -1; var score: Float = 0; var start = -1 }
+    struct Best: LatticeNode { var id: Int32 = -1; var score: Float = 0; var start = -1 }
     let size = bytes.count
     guard size > 0 else { return [] }
     let unkScore = minScore - 10  // kUnkPenalty
@@ -104,20 +104,13 @@ func sentencePieceViterbi(_ bytes: [UInt8], trie: PieceTrie, scores: [Float], ki
         }
         start += charLength
     }
-    var path: [UnigramSegment] = []
-    var end = size
-    while end > 0 {
-        let node = best[end]
-        path.append(UnigramSegment(start: node.start, end: end, id: node.id))
-        end = node.start
-    }
-    return mergeUnknownRuns(path.reversed(), unkID: unkID)
+    return backtrack(best, unkID: unkID)
 }
 
 /// The best segmentation of `bytes` under tokenizers' rules (float64 path scores, every entry searchable).
 func huggingFaceViterbi(_ bytes: [UInt8], trie: PieceTrie, scores: [Double], minScore: Double,
                         unkID: Int32) -> [UnigramSegment] {
-    struct Best { var id: Int32 = 0; var score: Double = 0; var start = -1 }
+    struct Best: LatticeNode { var id: Int32 = 0; var score: Double = 0; var start = -1 }
     let size = bytes.count
     guard size > 0 else { return [] }
     let unkScore = minScore - 10  // K_UNK_PENALTY
@@ -143,14 +136,7 @@ func huggingFaceViterbi(_ bytes: [UInt8], trie: PieceTrie, scores: [Double], min
         }
         start += charLength
     }
-    var path: [UnigramSegment] = []
-    var end = size
-    while end > 0 {
-        let node = best[end]
-        path.append(UnigramSegment(start: node.start, end: end, id: node.id))
-        end = node.start
-    }
-    return mergeUnknownRuns(path.reversed(), unkID: unkID)
+    return backtrack(best, unkID: unkID)
 }
 
 /// Consecutive `<unk>` edges become one (both references do: the piece is the concatenated surface).
@@ -164,4 +150,22 @@ private func mergeUnknownRuns<S: Sequence>(_ path: S, unkID: Int32) -> [UnigramS
         }
     }
     return merged
+}
+
+/// A lattice entry: the piece ending here on the best path and where it starts (−1: not reached).
+protocol LatticeNode {
+    var id: Int32 { get }
+    var start: Int { get }
+}
+
+/// The best path read back from the end of the lattice, consecutive unknowns merged.
+func backtrack<Node: LatticeNode>(_ best: [Node], unkID: Int32) -> [UnigramSegment] {
+    var path: [UnigramSegment] = []
+    var end = best.count - 1
+    while end > 0 {
+        let node = best[end]
+        path.append(UnigramSegment(start: node.start, end: end, id: node.id))
+        end = node.start
+    }
+    return mergeUnknownRuns(path.reversed(), unkID: unkID)
 }
