@@ -10,9 +10,11 @@
 //   MiroImage     RGBImage, PNG, grids                   MiroRewards  the RewardModel protocol, reward bins
 //   MiroTokenizers  SentencePiece (T5), CLIP BPE and BERT WordPiece tokenizers, pure Swift
 //   MiroT5        the T5 text encoder (FLAN-T5-XL)       MiroVAE    the SDXL VAE and TAESDXL
+//   MiroRewardModels  the neural rewards: CLIP (+ aesthetic MLP), PickScore, SciScore, HPSv2, ImageReward
 //   MiroModels    the MIRO network, preconditioning, loss, sampler
 //   MiroData      webdataset shards: readers, epoch plans, cursors, the bins-cache builder
 //   MiroShapes    the built-in Shapes world: generator, detector, its four rewards, text encoder, ShapesEval
+//   MiroDataPrep  `miro annotate` / `miro prepare`: raw image–caption data → scored, encoded, enriched shards
 //   MiroPipeline  text → image (Shapes runs and official folders), run configs, input validation, export
 //   MiroTraining  the train step, the trainer, training data, sessions          (never imported by MiroPipeline)
 //   MiroEval      evaluations, sweeps, the convergence experiment, probes, benchmarks
@@ -64,8 +66,10 @@ let graph: [String: [String]] = [
     "MiroVAE": ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO"],
     "MiroModels": ["MiroEngine", "MiroNN"],
     "MiroRewards": ["MiroImage", "MiroFormats"],
+    "MiroRewardModels": ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroImage", "MiroTokenizers", "MiroRewards"],
     "MiroData": ["MiroFormats", "MiroEngine", "MiroRewards"],
     "MiroShapes": ["MiroRewards", "MiroImage", "MiroData"],
+    "MiroDataPrep": ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroTokenizers", "MiroT5", "MiroVAE"],
     "MiroPipeline": ["MiroEngine", "MiroNN", "MiroFormats", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes",
                      "MiroTokenizers", "MiroT5", "MiroVAE"],
     "MiroTraining": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline"],
@@ -73,7 +77,7 @@ let graph: [String: [String]] = [
 ]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 /// Targets that log take a `Logger` (only the executable bootstraps logging).
-let logs: Set<String> = ["MiroNN", "MiroData", "MiroPipeline", "MiroTraining", "MiroEval"]
+let logs: Set<String> = ["MiroNN", "MiroData", "MiroDataPrep", "MiroRewardModels", "MiroPipeline", "MiroTraining", "MiroEval"]
 
 func library(_ name: String) -> Target {
     .target(name: name, dependencies: graph[name, default: []].map { .target(name: $0) } + (logs.contains(name) ? [logging] : []),
@@ -86,8 +90,8 @@ func tests(_ name: String, _ dependencies: [String], fixtures: Bool = false) -> 
 }
 
 let libraries = ["MiroFormats", "MiroEngine", "MiroNN", "MiroOptim", "MiroIO", "MiroImage", "MiroTokenizers", "MiroT5", "MiroVAE",
-                 "MiroModels", "MiroRewards",
-                 "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining", "MiroEval"]
+                 "MiroModels", "MiroRewards", "MiroRewardModels",
+                 "MiroData", "MiroDataPrep", "MiroShapes", "MiroPipeline", "MiroTraining", "MiroEval"]
 
 let package = Package(
     name: "miro-swift",
@@ -122,6 +126,9 @@ let package = Package(
         tests("MiroImageTests", ["MiroImage"]),
         tests("MiroT5Tests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroT5"], fixtures: true),
         tests("MiroVAETests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroVAE"], fixtures: true),
+        tests("MiroRewardModelsTests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroImage", "MiroTokenizers", "MiroRewards",
+                                        "MiroRewardModels"]),
+        tests("MiroDataPrepTests", ["MiroEngine", "MiroFormats", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroDataPrep"]),
         tests("MiroTokenizersTests", ["MiroTokenizers", "MiroFormats"], fixtures: true),
         tests("MiroDataTests", ["MiroFormats", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"], fixtures: true),
         tests("MiroPipelineTests", ["MiroEngine", "MiroNN", "MiroIO", "MiroFormats", "MiroModels", "MiroImage", "MiroShapes",

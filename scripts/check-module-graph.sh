@@ -22,6 +22,8 @@ MiroModels: MiroNN
 MiroRewards: MiroImage MiroFormats
 MiroData: MiroFormats MiroEngine MiroRewards
 MiroShapes: MiroRewards MiroImage MiroData
+MiroRewardModels: MiroIO MiroImage MiroTokenizers MiroRewards
+MiroDataPrep: MiroIO MiroImage MiroRewards MiroData MiroTokenizers MiroT5 MiroVAE
 MiroPipeline: MiroModels MiroIO MiroImage MiroShapes MiroTokenizers MiroT5 MiroVAE
 MiroTraining: MiroModels MiroOptim MiroData MiroIO MiroPipeline
 MiroEval: MiroTraining MiroPipeline MiroShapes
