@@ -6,6 +6,8 @@
 #
 #   scripts/bench-pipeline-vs-pytorch.sh [ROUNDS] [-- EXTRA ARGS FOR BOTH SIDES]   # default 2 rounds
 #   THREADS=2 (default) · STAGES=t5,miro,vae · PYDEPS=dir of the --no-deps wheels · OUT=dir for the JSON files
+#   SWIFT_ARGS="--keep-padding": arguments for the Swift side only (here: encode the prompt padded to 77 tokens as
+#   MiroPipeline does, instead of its real tokens only as `miro sample` does; the embedding rows are the same)
 #
 # Each round runs Swift, then Python (one process each, nothing else should run on the machine). Printed per stage:
 # seconds of each side (median over rounds of each run's median), the ratio PyTorch/Swift (≥ 1.0: Swift at least
@@ -47,7 +49,8 @@ miro=${MIRO:-.build/release/miro}
 echo "bench-pipeline-vs-pytorch | $(date -u +%Y-%m-%dT%H:%MZ) | $rounds rounds | threads $threads | stages $stages | JSON in $out"
 for round in $(seq 1 "$rounds"); do
   echo "round $round | swift | load $(cut -d' ' -f1 /proc/loadavg)"
-  "$miro" bench pipeline --threads "$threads" --stages "$stages" --json "${extra[@]}" >"$out/swift-$round.json"
+  # shellcheck disable=SC2086 # SWIFT_ARGS is a list of flags
+  "$miro" bench pipeline --threads "$threads" --stages "$stages" --json ${SWIFT_ARGS:-} "${extra[@]}" >"$out/swift-$round.json"
   echo "round $round | pytorch | load $(cut -d' ' -f1 /proc/loadavg)"
   HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH=$deps:$site "$py" scripts/bench_official_pipeline.py \
     --threads "$threads" --stages "$stages" --json "${extra[@]}" >"$out/pytorch-$round.json"

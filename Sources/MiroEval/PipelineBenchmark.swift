@@ -45,6 +45,9 @@ public final class PipelineBenchmark {
         public var maxTextLength = 77
         /// Real tokens of the prompt, `</s>` included (the README's example prompt is 40 FLAN-T5 tokens).
         public var promptTokens = 40
+        /// Encode the padded prompt (77 tokens, as `MiroPipeline` does) instead of its real tokens only (as
+        /// `T5PromptEncoder` does: the real rows are the same either way).
+        public var keepTextPadding = false
         public var steps = 50
         public var guidance = 7.0
         public var t5Runs = 3
@@ -219,16 +222,18 @@ public final class PipelineBenchmark {
         guard let encoder else { throw InputError("the T5 encoder was not built") }
         keep.append(encoder)
         let prompt = Self.promptIDs(realTokens: o.promptTokens, length: o.maxTextLength, vocabSize: o.t5.vocabSize)
-        let ids = try Tensor(prompt.ids, shape: [1, o.maxTextLength])
-        let mask = try Tensor(prompt.mask, shape: [1, o.maxTextLength])
+        let length = o.keepTextPadding ? o.maxTextLength : o.promptTokens
+        let ids = try Tensor(Array(prompt.ids.prefix(length)), shape: [1, length])
+        let mask = try Tensor(Array(prompt.mask.prefix(length)), shape: [1, length])
         var out: Tensor?
         let (warmup, runs) = try timed(warmups: o.warmupRuns, runs: o.t5Runs) { out = try encoder(ids: ids, mask: mask) }
         guard let embedding = out else { throw InputError("the T5 encoder gave no output") }
         // The negative branch's text: the encoding of the empty prompt, i.e. of `</s>` alone (1 × d_model, as the
         // released uncond_embedding.npy).
         let uncond = try encoder(ids: Tensor([Int64(1)], shape: [1, 1])).squeezed(0)
-        var detail = String(format: "T5 encoder d_model %d, %d layers, %@ | 1×%d tokens (%d real)", o.t5.dModel, o.t5.numLayers,
-                            millions(encoder.uniqueParameterCount), o.maxTextLength, o.promptTokens)
+        var detail = String(format: "T5 encoder d_model %d, %d layers, %@ | 1×%d tokens (%d real%@)", o.t5.dModel, o.t5.numLayers,
+                            millions(encoder.uniqueParameterCount), length, o.promptTokens,
+                            o.keepTextPadding ? ", padding kept" : ", padding cut" as NSString)
         if o.t5Precision != .float32 { detail += " | weights \(o.t5Precision.rawValue)" }
         let result = StageResult(stage: .t5, detail: detail, parameters: encoder.uniqueParameterCount, buildSeconds: build,
                                  warmupSeconds: warmup, runs: runs, steps: nil, rssBeforeMB: 0, rssAfterMB: 0, peakMB: 0,

@@ -75,10 +75,28 @@ struct TextToImageParityTests {
         }
     }
 
+    /// Encoding only the real tokens (the default) gives the rows that encoding the padded sequence gives (as
+    /// MiroPipeline does): the padding sits behind them, masked, and T5's bias is relative.
+    @Test func cuttingThePaddingKeepsTheRealRows() throws {
+        let (pipeline, encoder, _) = try Self.components.get()
+        var padded = 0
+        for c in try Self.cases() {
+            let cut = try encoder.encode(c.prompt, maxLength: pipeline.maxTextLength, keepPadding: false)
+            let kept = try encoder.encode(c.prompt, maxLength: pipeline.maxTextLength, keepPadding: true)
+            #expect(cut.embedding.shape == kept.embedding.shape, "\(c.name)")
+            let d = try Self.maxAbsDifference(cut.embedding, kept.embedding)
+            let scale = try kept.embedding.abs().toArray(Float.self).max() ?? 0
+            print("TextToImageParity: \(c.name) padding cut vs kept max |Δ| \(d) (max |x| \(scale))")
+            #expect(d <= 1e-5 * max(scale, 1), "\(c.name)")
+            padded += c.tokens < pipeline.maxTextLength ? 1 : 0
+        }
+        #expect(padded > 0, "no case has padding to cut")
+    }
+
     /// The whole prompt → uint8 pipeline. Also the latents handed to postprocessing (the sampler's output).
     /// Measured (Linux x86-64, libtorch CPU, 2026-12) on the three cases (4 images, 12,288 bytes): T5 embeddings
     /// max |Δ| 1.3e-6, latents max |Δ| 3.1e-6, images 0 of 12,288 bytes differ (max difference 0 levels:
-    /// byte-identical). The tolerance is the issue's ±1 level (a float within rounding of an integer may
+    /// byte-identical); since T5 encodes the real tokens only (padding cut): 1 of 12,288 bytes differs by 1 level. The tolerance is the issue's ±1 level (a float within rounding of an integer may
     /// truncate either way on another machine).
     @Test func imagesMatchThePythonPipeline() throws {
         let (pipeline, encoder, decoder) = try Self.components.get()

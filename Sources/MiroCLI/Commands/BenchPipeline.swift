@@ -26,6 +26,8 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Steps of the untimed sampling run before the timed ones (default 2).") var miroWarmupSteps: Int?
     @Option(help: "Real tokens of the prompt, </s> included, padded to 77 (default 40; tiny: 7 of 12).") var promptTokens: Int?
     @Option(help: "Guidance weight w (the pipeline's default 7).") var guidance = 7.0
+    @Flag(help: ArgumentHelp("T5: encode the prompt padded to 77 tokens (MiroPipeline's amount of work) instead of its "
+                             + "real tokens only, as `miro sample` does (the same embedding rows).")) var keepPadding = false
     @Option(help: ArgumentHelp("T5 weights: fp32 (as the official pipeline) or bf16 (half the memory; Swift only, "
                                + "the comparison script stays fp32).")) var t5Dtype = "fp32"
     @Option(help: "Sizes: full (the release) or tiny (a seconds-long check of the same code).") var size = "full"
@@ -73,6 +75,7 @@ struct BenchPipeline: ParsableCommand {
         if let miroWarmupSteps { options.miroWarmupSteps = miroWarmupSteps }
         options.guidance = guidance
         options.seed = seed
+        options.keepTextPadding = keepPadding
         if let promptTokens {
             guard (1...options.maxTextLength).contains(promptTokens) else {
                 throw ValidationError("--prompt-tokens must be in 1...\(options.maxTextLength) at this size, got \(promptTokens)")
@@ -93,6 +96,7 @@ struct BenchPipeline: ParsableCommand {
         if json {
             var object = report.jsonObject(impl: "swift")
             object["size"] = size
+            object["text_padding"] = keepPadding ? "kept" : "cut"
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
