@@ -135,7 +135,7 @@ let package = Package(
                                     "MiroPipeline", "MiroTraining", "MiroTestSupport"], fixtures: true),
         tests("MiroTrainingTests", ["MiroEngine", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData",
                                     "MiroShapes", "MiroPipeline", "MiroTraining", "MiroTestSupport"]),
-        tests("MiroEvalTests", ["MiroEngine", "MiroModels", "MiroImage", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining",
+        tests("MiroEvalTests", ["MiroEngine", "MiroFormats", "MiroModels", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining",
                                 "MiroEval", "MiroTestSupport"]),
         // Runs the built `miro` executable (it needs the product built beside it; the support target only for
         // editing checkpoint files).
