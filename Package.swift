@@ -3,6 +3,7 @@
 //
 // Modules, bottom to top (`graph` below; scripts/check-module-graph.sh checks every import against it):
 //   CTorch        the C shim over libtorch
+//   CJPEG, CJPEGShim  Debian's libjpeg-turbo (system library) and the setjmp error handler around it (C)
 //   MiroFormats   safetensors, .npy, tar, the Python-dialect JSON value (pure Swift)
 //   MiroEngine    Tensor, autograd, Generator
 //   MiroNN        Module tree, layers, state dicts       MiroOptim  AdamW, LAMB, EMA, schedules
@@ -60,7 +61,8 @@ let graph: [String: [String]] = [
     "MiroNN": ["MiroEngine"],
     "MiroOptim": ["MiroEngine", "MiroNN"],
     "MiroIO": ["MiroEngine", "MiroNN", "MiroFormats"],
-    "MiroImage": ["MiroFormats"],
+    "CJPEGShim": ["CJPEG"],
+    "MiroImage": ["MiroFormats", "CJPEG", "CJPEGShim"],
     "MiroTokenizers": ["MiroFormats"],
     "MiroT5": ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO"],
     "MiroVAE": ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO"],
@@ -108,6 +110,9 @@ let package = Package(
             cxxSettings: [.unsafeFlags(shimFlags)],
             linkerSettings: shimLinker
         ),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        // The modulemap's `link "jpeg"` only reaches the linker through a Swift import; the C code links it itself.
+        .target(name: "CJPEGShim", dependencies: ["CJPEG"], path: "Sources/CJPEGShim", linkerSettings: [.linkedLibrary("jpeg")]),
     ] + libraries.map(library) + [
         .executableTarget(
             name: "miro",
@@ -123,7 +128,7 @@ let package = Package(
         tests("MiroEngineTests", ["MiroEngine", "MiroNN", "MiroFormats"]),
         tests("MiroNNTests", ["MiroEngine", "MiroNN", "MiroOptim", "MiroFormats", "MiroIO"], fixtures: true),
         tests("MiroModelsTests", ["MiroEngine", "MiroNN", "MiroModels", "MiroIO"], fixtures: true),
-        tests("MiroImageTests", ["MiroImage"]),
+        tests("MiroImageTests", ["MiroImage", "MiroFormats"], fixtures: true),
         tests("MiroT5Tests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroT5"], fixtures: true),
         tests("MiroVAETests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroVAE"], fixtures: true),
         tests("MiroRewardModelsTests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroImage", "MiroTokenizers", "MiroRewards",

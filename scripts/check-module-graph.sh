@@ -9,12 +9,14 @@ cd "$(dirname "$0")/.."
 # module: modules it may import directly (the rest follows transitively)
 read -r -d '' RULES <<'TABLE' || true
 CTorch:
+CJPEG:
+CJPEGShim: CJPEG
 MiroFormats:
 MiroEngine: CTorch
 MiroNN: MiroEngine
 MiroOptim: MiroEngine MiroNN
 MiroIO: MiroEngine MiroNN MiroFormats
-MiroImage: MiroFormats
+MiroImage: MiroFormats CJPEG CJPEGShim
 MiroTokenizers: MiroFormats
 MiroT5: MiroIO
 MiroVAE: MiroIO

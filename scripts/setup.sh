@@ -7,12 +7,13 @@
 #                         plus the two small CUDA runtime stubs libtorch_cpu.so needs at load time, 15 MB);
 #                         about 520 MB on disk. Package.swift finds the folder by itself.
 #   zlib1g-dev, unzip     Debian packages: PNG writing; unpacking the wheels
+#   libjpeg62-turbo-dev   Debian's libjpeg-turbo, the JPEG decoder (the one Debian's Pillow uses)
 #
 # Python is not needed to build or run; scripts/*.py only make test fixtures and benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(zlib1g-dev unzip curl ca-certificates)
+packages=(zlib1g-dev libjpeg62-turbo-dev unzip curl ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

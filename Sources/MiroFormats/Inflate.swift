@@ -1,15 +1,16 @@
-/// A small pure-Swift DEFLATE (RFC 1951) decoder and gzip (RFC 1952) container reader.
+/// A small pure-Swift DEFLATE (RFC 1951) decoder with the gzip (RFC 1952) and zlib (RFC 1950) containers.
 ///
 /// Port of nothing in particular: it exists because open_clip ships its BPE merges as `bpe_simple_vocab_16e6.txt.gz`
-/// (read by Python's `gzip.open`) and Foundation on Linux has no gzip API. It decodes stored, fixed-Huffman and
-/// dynamic-Huffman blocks and checks the gzip trailer (CRC-32 and length), so a truncated or corrupt file is an
-/// error rather than a silently different vocabulary. Every length, distance and code comes from the file, so all
-/// of them are range-checked and reported as `TokenizerError.invalidFile` naming `path`.
+/// (read by Python's `gzip.open`), PNG image data is a zlib stream, and Foundation on Linux has neither API. It
+/// decodes stored, fixed-Huffman and dynamic-Huffman blocks and checks each container's trailer (CRC-32 and length,
+/// or Adler-32), so a truncated or corrupt file is an error rather than silently different bytes. Every length,
+/// distance and code comes from the file, so all of them are range-checked and reported as
+/// `FormatError.invalidLayout` (or `.truncated`) naming `path`.
 import Foundation
 
-enum Inflate {
+public enum Inflate {
     /// Decompresses a whole gzip file (all members concatenated, as `gzip.open(...).read()` does).
-    static func gunzip(_ data: [UInt8], path: String) throws -> [UInt8] {
+    public static func gunzip(_ data: [UInt8], path: String) throws -> [UInt8] {
         var out: [UInt8] = []
         var offset = 0
         repeat {
@@ -19,7 +20,7 @@ enum Inflate {
     }
 
     private static func gunzipMember(_ data: [UInt8], from start: Int, into out: inout [UInt8], path: String) throws -> Int {
-        func bad(_ message: String) -> TokenizerError { .invalidFile(path: path, message: "gzip: \(message)") }
+        func bad(_ message: String) -> FormatError { .invalidLayout(path: path, message: "gzip: \(message)") }
         guard data.count - start >= 18 else { throw bad("file is \(data.count - start) bytes from offset \(start), shorter than a gzip header and trailer") }
         guard data[start] == 0x1f, data[start + 1] == 0x8b else {
             throw bad("magic bytes are \(data[start]), \(data[start + 1]); expected 31, 139 (not a gzip file)")
@@ -52,12 +53,32 @@ enum Inflate {
         let crc = UInt32(data[p]) | UInt32(data[p + 1]) << 8 | UInt32(data[p + 2]) << 16 | UInt32(data[p + 3]) << 24
         let isize = UInt32(data[p + 4]) | UInt32(data[p + 5]) << 8 | UInt32(data[p + 6]) << 16 | UInt32(data[p + 7]) << 24
         let member = out[before...]
-        let actual = crc32(member)
+        let actual = ZlibChecksums.crc32(member)
         guard actual == crc else { throw bad("CRC-32 of the decompressed data is \(actual), the trailer says \(crc)") }
         guard UInt32(truncatingIfNeeded: member.count) == isize else {
             throw bad("decompressed length is \(member.count), the trailer says \(isize)")
         }
         return p + 8
+    }
+
+    /// Decompresses a zlib stream (RFC 1950: the 2-byte header, DEFLATE blocks, the big-endian Adler-32 of the
+    /// output), as Python's `zlib.decompress` does. Bytes after the trailer are ignored, as PNG readers do.
+    public static func zlib(_ data: [UInt8], path: String) throws -> [UInt8] {
+        func bad(_ message: String) -> FormatError { .invalidLayout(path: path, message: "zlib: \(message)") }
+        guard data.count >= 6 else { throw bad("stream is \(data.count) bytes, shorter than a zlib header and trailer") }
+        guard data[0] & 0x0F == 8, (Int(data[0]) << 8 | Int(data[1])) % 31 == 0 else {
+            throw bad("header bytes \(data[0]), \(data[1]) are not a zlib deflate header")
+        }
+        guard data[1] & 0x20 == 0 else { throw bad("a preset dictionary is required (FDICT), which PNG forbids") }
+        var out: [UInt8] = []
+        var reader = BitReader(bytes: data, position: 2, path: path)
+        try inflate(&reader, into: &out)
+        let p = reader.alignedBytePosition
+        guard p + 4 <= data.count else { throw FormatError.truncated(path: path, message: "zlib: the Adler-32 trailer is missing") }
+        let stored = data[p..<(p + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let actual = ZlibChecksums.adler32(out)
+        guard actual == stored else { throw bad("Adler-32 of the decompressed data is \(actual), the trailer says \(stored)") }
+        return out
     }
 
     /// Decodes raw DEFLATE blocks until the final one.
@@ -137,19 +158,6 @@ enum Inflate {
         guard lengths[256] > 0 else { throw r.error("dynamic block has no end-of-block code") }
         return (try Huffman(lengths: Array(lengths[0..<hlit]), reader: r), try Huffman(lengths: Array(lengths[hlit...]), reader: r))
     }
-
-    /// CRC-32 (IEEE 802.3, reflected, as gzip uses).
-    static func crc32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes { c = crcTable[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFF_FFFF
-    }
-
-    private static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
 }
 
 /// LSB-first bit reader over a byte array (DEFLATE's bit order).
@@ -166,7 +174,7 @@ struct BitReader {
         self.path = path
     }
 
-    func error(_ message: String) -> TokenizerError { .invalidFile(path: path, message: "deflate: \(message)") }
+    func error(_ message: String) -> FormatError { .invalidLayout(path: path, message: "deflate: \(message)") }
 
     mutating func bits(_ n: Int) throws -> Int {
         while bitCount < n {
@@ -249,23 +257,4 @@ struct Huffman {
     static let fixedLiteral = Huffman(unchecked: Array(repeating: 8, count: 144) + Array(repeating: 9, count: 112)
         + Array(repeating: 7, count: 24) + Array(repeating: 8, count: 8))
     static let fixedDistance = Huffman(unchecked: Array(repeating: 5, count: 30))
-}
-
-/// gzip files (`.gz`), as Python's `gzip.open(path).read()` reads them.
-public enum GzipFile {
-    /// The decompressed bytes of `path` (every member; CRC-32 and length checked).
-    public static func decompress(path: String) throws -> [UInt8] {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw TokenizerError.io(path: path, message: "cannot be read (\(error.localizedDescription))")
-        }
-        return try Inflate.gunzip([UInt8](data), path: path)
-    }
-
-    /// The decompressed bytes of an in-memory gzip stream; errors name `path`.
-    public static func decompress(_ bytes: [UInt8], path: String = "<memory>") throws -> [UInt8] {
-        try Inflate.gunzip(bytes, path: path)
-    }
 }
