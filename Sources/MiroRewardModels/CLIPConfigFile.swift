@@ -2,6 +2,7 @@
 /// with errors that name the file and the field.
 
 import Foundation
+import MiroFormats
 
 enum CLIPConfigFile {
     /// Decodes `url` as `T`, turning I/O and decoding failures into `RewardModelError.file`.
@@ -16,29 +17,9 @@ enum CLIPConfigFile {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw RewardModelError.file(path: url.path, reason: describe(error))
+            throw RewardModelError.file(path: url.path, reason: error.configFieldDescription)
         } catch {
             throw RewardModelError.file(path: url.path, reason: "\(error)")
-        }
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func field(_ path: [any CodingKey]) -> String {
-            path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "'"
-        }
-        switch error {
-        case .typeMismatch(let type, let context):
-            return "field \(field(context.codingPath)) must be \(type): \(context.debugDescription)"
-        case .valueNotFound(let type, let context):
-            return "field \(field(context.codingPath)) must be \(type), found null"
-        case .keyNotFound(let key, let context):
-            return "missing field '\(key.stringValue)' in \(field(context.codingPath))"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty
-                ? "not valid JSON (\(context.underlyingError.map { "\($0)" } ?? context.debugDescription))"
-                : "field \(field(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
         }
     }
 }

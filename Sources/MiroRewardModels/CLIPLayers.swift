@@ -62,6 +62,16 @@ struct CLIPTowerGeometry {
     let activation: CLIPActivation
     /// `text_config` or `vision_config`, for messages.
     let section: String
+
+    init(_ t: CLIPTextConfig, activation: CLIPActivation) {
+        (hidden, intermediate, layers, heads) = (t.hiddenSize, t.intermediateSize, t.numHiddenLayers, t.numAttentionHeads)
+        (eps, self.activation, section) = (t.layerNormEps, activation, "text_config")
+    }
+
+    init(_ v: CLIPVisionConfig, activation: CLIPActivation) {
+        (hidden, intermediate, layers, heads) = (v.hiddenSize, v.intermediateSize, v.numHiddenLayers, v.numAttentionHeads)
+        (eps, self.activation, section) = (v.layerNormEps, activation, "vision_config")
+    }
 }
 
 /// `CLIPAttention`: q, k, v, out projections with biases, scale `head_dim^-0.5`. Declared k, v, q, out as the

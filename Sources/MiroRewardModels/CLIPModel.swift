@@ -72,9 +72,7 @@ final class CLIPTextTransformer: Module {
     init(_ t: CLIPTextConfig, activation: CLIPActivation, source: any RewardWeightSource) throws {
         super.init()
         embeddings = try CLIPTextEmbeddings("text_model.embeddings", t, source: source)
-        let g = CLIPTowerGeometry(hidden: t.hiddenSize, intermediate: t.intermediateSize, layers: t.numHiddenLayers,
-                                  heads: t.numAttentionHeads, eps: t.layerNormEps, activation: activation, section: "text_config")
-        encoder = try CLIPEncoder("text_model.encoder", g, source: source)
+        encoder = try CLIPEncoder("text_model.encoder", CLIPTowerGeometry(t, activation: activation), source: source)
         finalLayerNorm = try RewardLayerNorm("text_model.final_layer_norm", dim: t.hiddenSize, eps: t.layerNormEps,
                                              origin: "text_config.hidden_size", source: source)
     }
@@ -92,9 +90,7 @@ final class CLIPVisionTransformer: Module {
         embeddings = try CLIPVisionEmbeddings("vision_model.embeddings", v, source: source)
         preLayrnorm = try RewardLayerNorm("vision_model.pre_layrnorm", dim: v.hiddenSize, eps: v.layerNormEps,
                                           origin: "vision_config.hidden_size", source: source)
-        let g = CLIPTowerGeometry(hidden: v.hiddenSize, intermediate: v.intermediateSize, layers: v.numHiddenLayers,
-                                  heads: v.numAttentionHeads, eps: v.layerNormEps, activation: activation, section: "vision_config")
-        encoder = try CLIPEncoder("vision_model.encoder", g, source: source)
+        encoder = try CLIPEncoder("vision_model.encoder", CLIPTowerGeometry(v, activation: activation), source: source)
         postLayernorm = try RewardLayerNorm("vision_model.post_layernorm", dim: v.hiddenSize, eps: v.layerNormEps,
                                             origin: "vision_config.hidden_size", source: source)
     }

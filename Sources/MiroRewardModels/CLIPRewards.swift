@@ -42,6 +42,14 @@ func pixelBatch(_ images: ArraySlice<RGBImage>, _ preprocessor: any RewardImageP
     return try Tensor(values, shape: [images.count, 3, size, size])
 }
 
+/// The checks every CLIP reward makes when it is put together: the preprocessor's output fits the vision tower.
+func checkSetup(preprocessor: any RewardImagePreprocessor, model: CLIPModel, batchSize: Int) throws {
+    guard preprocessor.size == model.config.visionConfig.imageSize else {
+        throw RewardModelError.input("the preprocessor makes \(preprocessor.size)² images; the CLIP vision tower takes \(model.config.visionConfig.imageSize)²")
+    }
+    guard batchSize > 0 else { throw RewardModelError.input("batch size must be positive, got \(batchSize)") }
+}
+
 /// `[start, end)` ranges of at most `size` elements covering `0..<count`.
 func batchRanges(count: Int, size: Int) -> [Range<Int>] {
     stride(from: 0, to: count, by: max(size, 1)).map { $0 ..< min($0 + max(size, 1), count) }
@@ -64,10 +72,7 @@ public final class AestheticReward: RewardModel, @unchecked Sendable {
         guard clip.config.projectionDim == mlp.inputSize else {
             throw RewardModelError.input("the CLIP projection_dim \(clip.config.projectionDim) differs from the aesthetic MLP's input size \(mlp.inputSize)")
         }
-        guard preprocessor.size == clip.config.visionConfig.imageSize else {
-            throw RewardModelError.input("the preprocessor makes \(preprocessor.size)² images; the CLIP vision tower takes \(clip.config.visionConfig.imageSize)²")
-        }
-        guard batchSize > 0 else { throw RewardModelError.input("batch size must be positive, got \(batchSize)") }
+        try checkSetup(preprocessor: preprocessor, model: clip, batchSize: batchSize)
         self.clip = clip
         self.mlp = mlp
         self.preprocessor = preprocessor
@@ -138,10 +143,7 @@ public final class CLIPSimilarityReward: RewardModel, @unchecked Sendable {
                                                            : "transformers' (CLIPTokenizer.huggingFace(vocabJSON:mergesTXT:))"
             throw RewardModelError.input("\(kind.rawValue) tokenizes with \(wanted) tokenizer, as its reference does")
         }
-        guard preprocessor.size == model.config.visionConfig.imageSize else {
-            throw RewardModelError.input("the preprocessor makes \(preprocessor.size)² images; the CLIP vision tower takes \(model.config.visionConfig.imageSize)²")
-        }
-        guard batchSize > 0 else { throw RewardModelError.input("batch size must be positive, got \(batchSize)") }
+        try checkSetup(preprocessor: preprocessor, model: model, batchSize: batchSize)
         self.kind = kind
         self.model = model
         self.tokenizer = tokenizer
