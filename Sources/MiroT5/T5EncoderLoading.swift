@@ -57,7 +57,7 @@ extension T5Encoder {
         do {
             config = try JSONDecoder().decode(T5Config.self, from: data)
         } catch let error as DecodingError {
-            throw T5Error.invalidConfig(path: url.path, message: describe(error))
+            throw T5Error.invalidConfig(path: url.path, message: error.configFieldDescription)
         } catch {
             throw T5Error.invalidConfig(path: url.path, message: "\(error)")
         }
@@ -82,25 +82,5 @@ extension T5Encoder {
             path: folder.path,
             message: "no \(weightsFileName) or \(weightsIndexFileName) in the folder"
                 + (pickle ? " (pytorch_model*.bin pickles are not read; the hub repositories also carry the safetensors files)" : ""))
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func field(_ path: [any CodingKey]) -> String {
-            path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "'"
-        }
-        switch error {
-        case .typeMismatch(let type, let context):
-            return "field \(field(context.codingPath)) must be \(type): \(context.debugDescription)"
-        case .valueNotFound(let type, let context):
-            return "field \(field(context.codingPath)) must be \(type), found null"
-        case .keyNotFound(let key, let context):
-            return "missing field '\(key.stringValue)' in \(field(context.codingPath))"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty
-                ? "not valid JSON (\(context.underlyingError.map { "\($0)" } ?? context.debugDescription))"
-                : "field \(field(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
     }
 }
