@@ -127,7 +127,7 @@ let package = Package(
         tests("MiroT5Tests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroT5"], fixtures: true),
         tests("MiroVAETests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroVAE"], fixtures: true),
         tests("MiroRewardModelsTests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroImage", "MiroTokenizers", "MiroRewards",
-                                        "MiroRewardModels"]),
+                                        "MiroRewardModels"], fixtures: true),
         tests("MiroDataPrepTests", ["MiroEngine", "MiroFormats", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroDataPrep"]),
         tests("MiroTokenizersTests", ["MiroTokenizers", "MiroFormats"], fixtures: true),
         tests("MiroDataTests", ["MiroFormats", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"], fixtures: true),
