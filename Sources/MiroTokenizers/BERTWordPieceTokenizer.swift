@@ -60,6 +60,9 @@ public final class BERTWordPieceTokenizer: Sendable {
         self.vocabularySize = lines.count
     }
 
+    /// The id of `token` as a whole vocabulary line (`[MASK]`, `##ing`), or nil when `vocab.txt` has no such line.
+    public func tokenID(_ token: String) -> Int32? { vocabulary[Array(token.utf8)] }
+
     // MARK: Encoding
 
     /// The wordpiece ids of `text`, without `[CLS]`/`[SEP]`.
@@ -72,8 +75,12 @@ public final class BERTWordPieceTokenizer: Sendable {
 
     /// `padding="max_length", truncation=True, max_length=length`: content cut to `length - 2`, then `[PAD]`s.
     public func encode(_ text: String, length: Int) throws -> Encoding {
+        try encoding(content: encodeContent(text), length: length)
+    }
+
+    /// `[CLS]` + `content` cut to `length - 2` + `[SEP]`, then `[PAD]`s with mask 0 up to `length`.
+    func encoding(content: [Int32], length: Int) throws -> Encoding {
         guard length >= 2 else { throw TokenizerError.invalidArgument(message: "length \(length) leaves no room for [CLS] and [SEP]") }
-        let content = encodeContent(text)
         var ids = [clsID] + content.prefix(length - 2) + [sepID]
         let mask = [Int32](repeating: 1, count: ids.count) + [Int32](repeating: 0, count: length - ids.count)
         ids += [Int32](repeating: padID, count: length - ids.count)

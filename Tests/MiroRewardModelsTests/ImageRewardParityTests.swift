@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import MiroEngine
+import MiroImage
+import MiroIO
+import MiroRewardModels
+import MiroTokenizers
+
+/// Numerical parity with the image-reward 1.5 package's own code on a tiny random ImageReward
+/// (scripts/make_imagereward_fixtures.py; references in float64): image embeddings, the text encoder's hidden
+/// states and [CLS] feature, the head, the standardised rewards and MIRO's stored values, each ≤ 1e-4 relative.
+@Suite(.serialized)
+struct ImageRewardParityTests {
+    func check(_ model: ImageReward, _ what: String) throws {
+        let out = try model.forward(pixels: ImageRewardFixtures.tensor("pixels"), ids: ImageRewardFixtures.tensor("input_ids"),
+                                    mask: ImageRewardFixtures.tensor("attention_mask"))
+        try expectImageRewardClose(out.imageEmbeds, ImageRewardFixtures.tensor("image_embeds"), "\(what) image_embeds")
+        try expectImageRewardClose(out.textHidden, ImageRewardFixtures.tensor("text_hidden"), "\(what) text_hidden")
+        try expectImageRewardClose(out.textFeatures, ImageRewardFixtures.tensor("text_cls"), "\(what) text_cls")
+        try expectImageRewardClose(out.head, ImageRewardFixtures.tensor("mlp"), "\(what) mlp")
+        try expectImageRewardClose(out.rewards, ImageRewardFixtures.tensor("rewards"), "\(what) rewards")
+    }
+
+    @Test func torchCheckpointAsUsersHaveIt() throws {
+        let model = try ImageRewardFixtures.model()
+        #expect(model.config.text.encoderWidth == 32, "encoder_width 768 in the file is overwritten by the vision width")
+        #expect(model.config.projectionDim == 16)
+        try check(model, ".pt")
+    }
+
+    /// The same tensors as safetensors (what `miro convert` writes), without the tensors scoring never reads.
+    @Test func safeTensorsWithoutTheUnusedTensors() throws {
+        let unused: Set<String> = ["blip.vision_proj.weight", "blip.vision_proj.bias", "blip.text_proj.weight",
+                                   "blip.text_proj.bias", "blip.text_encoder.embeddings.position_ids"]
+        let folder = try tinySafeTensorsFolder(tinyCheckpointTensors().filter { !unused.contains($0.0) })
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try ImageReward.load(folder: folder, vision: ImageRewardFixtures.vision)
+        #expect(model.config.projectionDim == 256)
+        try check(model, "safetensors")
+    }
+
+    /// float16 / bfloat16 files load into float32 weights.
+    @Test func reducedPrecisionFileLoadsAsFloat32() throws {
+        let tensors = try tinyCheckpointTensors().map { name, t in (name, t.dtype == .float32 ? try t.to(.float16) : t) }
+        let folder = try tinySafeTensorsFolder(tensors)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try ImageReward.load(folder: folder, vision: ImageRewardFixtures.vision)
+        #expect(model.stateDict().allSatisfy { $0.1.dtype == .float32 || $0.0.hasSuffix("position_ids") })
+        let rewards = try model.forward(pixels: ImageRewardFixtures.tensor("pixels"), ids: ImageRewardFixtures.tensor("input_ids"),
+                                        mask: ImageRewardFixtures.tensor("attention_mask")).rewards
+        // fp16 weights move the rewards by rounding only.
+        #expect(try imageRewardRelativeError(rewards, ImageRewardFixtures.tensor("rewards")) < 2e-2)
+    }
+
+    /// The `RewardModel` path: BLIP tokenizer on the captions, MIRO's stored value `(r + 2) / 4`, batching.
+    @Test func rewardModelScoresTheCaptionsAndImages() throws {
+        let model = try ImageRewardFixtures.model()
+        let tokenizer = try BLIPTokenizer(vocabTXT: ImageRewardFixtures.url("tiny/vocab.txt").path)
+        let pixels = try ImageRewardFixtures.tensor("pixels")
+        let preprocessor = FixturePixels(pixels: try pixels.floats(), size: 32)
+        let scorer = try ImageRewardScore(model: model, tokenizer: tokenizer, preprocessor: preprocessor, batchSize: 3)
+        #expect(scorer.name == "image_reward_score")
+        let captions = try ImageRewardFixtures.captions()
+        let (ids, mask) = try scorer.tokens(captions)
+        #expect(try ids.toArray(Int64.self) == ImageRewardFixtures.tensor("input_ids").toArray(Int64.self))
+        #expect(try mask.toArray(Int64.self) == ImageRewardFixtures.tensor("attention_mask").toArray(Int64.self))
+
+        // Images are told apart by their width: image i is (i+1) pixels wide.
+        let images = (0..<captions.count).map { RGBImage(width: $0 + 1, height: 1) }
+        let stored = try scorer.score(images: images, captions: captions)
+        let want = try ImageRewardFixtures.tensor("stored")
+        try expectImageRewardClose(try Tensor(stored), want, "stored (RGBImage path, batches of 3)")
+        try expectImageRewardClose(try Tensor(scorer.score(pixels: pixels, ids: ids, mask: mask)), want, "stored (tensor path)")
+        #expect(ImageRewardScore.storedValue(reward: -2) == 0 && ImageRewardScore.storedValue(reward: 2) == 1)
+        #expect(throws: (any Error).self) { try scorer.score(images: images, captions: Array(captions.dropLast())) }
+    }
+
+    @Test func badInputsAreRefused() throws {
+        let model = try ImageRewardFixtures.model()
+        let ids = try ImageRewardFixtures.tensor("input_ids"), mask = try ImageRewardFixtures.tensor("attention_mask")
+        let wrongSize = try Tensor.zeros([4, 3, 64, 64])
+        #expect(imageRewardErrorMessage { _ = try model.forward(pixels: wrongSize, ids: ids, mask: mask) }?.contains("[batch, 3, 32, 32]") == true)
+        let pixels = try ImageRewardFixtures.tensor("pixels")
+        let outside = try Tensor.full([4, 35], Double(model.config.text.vocabSize), dtype: .int64)
+        #expect(imageRewardErrorMessage { _ = try model.forward(pixels: pixels, ids: outside, mask: mask) }?.contains("outside the vocabulary") == true)
+        let long = try Tensor.zeros([4, 41], dtype: .int64)
+        #expect(imageRewardErrorMessage { _ = try model.forward(pixels: pixels, ids: long, mask: long) }?.contains("L ≤ 40") == true)
+        let tokenizer = try BLIPTokenizer(vocabTXT: ImageRewardFixtures.url("tiny/vocab.txt").path)
+        let wrongPreprocessor = FixturePixels(pixels: [], size: 224)
+        #expect(imageRewardErrorMessage {
+            _ = try ImageRewardScore(model: model, tokenizer: tokenizer, preprocessor: wrongPreprocessor)
+        }?.contains("224") == true)
+    }
+}
+
+/// A preprocessor that returns row `width − 1` of a fixed pixel batch: lets the RGBImage path run on the
+/// reference's own pixel tensors.
+struct FixturePixels: RewardImagePreprocessor {
+    let pixels: [Float]
+    let size: Int
+
+    func pixelValues(_ image: RGBImage) throws -> [Float] {
+        let n = 3 * size * size
+        let row = image.width - 1
+        guard row >= 0, (row + 1) * n <= pixels.count else { throw RewardModelError.input("no fixture row \(row)") }
+        return Array(pixels[(row * n)..<((row + 1) * n)])
+    }
+}
