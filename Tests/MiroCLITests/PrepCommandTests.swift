@@ -108,6 +108,19 @@ struct PrepCommandTests {
                           perShard: 24, side: 40)
     }
 
+    /// The tiny random T5 and VAE of scripts/make_pipeline_fixtures.py.
+    static let components = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("MiroPipelineTests/Fixtures/pipeline/miro_tiny")
+
+    @Test func prepareKilledAndResumedEqualsUninterrupted() throws {
+        let te = Self.components.appendingPathComponent("text_encoder").path, vae = Self.components.appendingPathComponent("vae").path
+        try killAndResume(command: "prepare",
+                          args: { input, out in ["prepare", input.path, "--out", out.path, "--text-encoder", te, "--vae", vae,
+                                                 "--rewards", "colorfulness_score", "--image-size", "40", "--batch-size", "4",
+                                                 "--threads", "1"] },
+                          firstMarker: "shard-000.tar", finalMarker: "shard-003.tar", perShard: 12, side: 40)
+    }
+
     @Test func annotateRefusesUnknownRewardsAndForeignFolders() throws {
         let dir = try CLI.scratch()
         try Self.dataset(in: dir.appendingPathComponent("in"), shards: 1, perShard: 2, side: 8)
