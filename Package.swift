@@ -133,7 +133,8 @@ let package = Package(
         tests("MiroVAETests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroVAE"], fixtures: true),
         tests("MiroRewardModelsTests", ["MiroEngine", "MiroNN", "MiroFormats", "MiroIO", "MiroImage", "MiroTokenizers", "MiroRewards",
                                         "MiroRewardModels"], fixtures: true),
-        tests("MiroDataPrepTests", ["MiroEngine", "MiroFormats", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroDataPrep"]),
+        tests("MiroDataPrepTests", ["MiroEngine", "MiroFormats", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroDataPrep",
+                                    "MiroTokenizers", "MiroT5", "MiroVAE"]),
         tests("MiroTokenizersTests", ["MiroTokenizers", "MiroFormats"], fixtures: true),
         tests("MiroDataTests", ["MiroFormats", "MiroImage", "MiroRewards", "MiroData", "MiroShapes"], fixtures: true),
         tests("MiroPipelineTests", ["MiroEngine", "MiroNN", "MiroIO", "MiroFormats", "MiroModels", "MiroImage", "MiroShapes",
@@ -144,7 +145,7 @@ let package = Package(
                                 "MiroEval", "MiroTestSupport"]),
         // Runs the built `miro` executable (it needs the product built beside it; the support target only for
         // editing checkpoint files).
-        tests("MiroCLITests", ["MiroTestSupport", "MiroImage"]),
+        tests("MiroCLITests", ["MiroTestSupport", "MiroImage", "MiroData"]),
     ],
     cxxLanguageStandard: torch2 ? .cxx20 : .cxx17
 )

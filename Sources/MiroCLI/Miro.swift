@@ -13,7 +13,7 @@ struct Miro: ParsableCommand {
         abstract: "MIRO: multi-reward conditioned text-to-image training and sampling, in Swift over libtorch.",
         version: "miro-swift \(version) (libtorch \(Engine.torchVersion))",
         subcommands: [Demo.self, Train.self, Sample.self, TextEmbed.self, VAECommand.self, Export.self, Bins.self, Eval.self, Experiment.self,
-                      Inspect.self, Convert.self, Bench.self]
+                      Inspect.self, Convert.self, Bench.self, Annotate.self, Prepare.self]
     )
 }
 

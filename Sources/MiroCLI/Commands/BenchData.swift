@@ -131,7 +131,8 @@ struct SyntheticShards {
         var rng = SplitMix64(seed: 0)  // SystemRandomNumberGenerator is a syscall per draw
         var shardlist: [WIDSShard] = []
         for s in 0..<count {
-            var tar = TarWriter()
+            var members: [(name: String, data: [UInt8])] = []
+            func add(_ name: String, _ content: Data) { members.append((name, [UInt8](content))) }
             for i in 0..<samplesPerShard {
                 let key = String(format: "%06d%03d", s, i)
                 var scores: [String: Double] = ["width": 512, "height": 384]
@@ -140,18 +141,18 @@ struct SyntheticShards {
                     scores["synthetic_" + k] = Double.random(in: 0...1, using: &rng)
                 }
                 let json = try JSONSerialization.data(withJSONObject: scores, options: [.sortedKeys])
-                tar.add("\(key).json", json)
-                tar.add("\(key).txt", Data("a synthetic caption".utf8))
-                tar.add("\(key).jpg", Data(count: 2048))  // never decoded; the loader requires an image member
+                add("\(key).json", json)
+                add("\(key).txt", Data("a synthetic caption".utf8))
+                add("\(key).jpg", Data(count: 2048))  // never decoded; the loader requires an image member
                 for name in ["vae_embeddings_mean_256", "vae_embeddings_std_256"] {
-                    tar.add("\(key).\(name).npy", try Self.npy(shape: [4, 32, 32], rng: &rng))
+                    add("\(key).\(name).npy", try Self.npy(shape: [4, 32, 32], rng: &rng))
                 }
                 for name in ["flan_t5_xl_embeddings", "synthetic_flan_t5_xl_embeddings"] {
-                    tar.add("\(key).\(name).npy", try Self.npy(shape: [Int.random(in: 20...120, using: &rng), textDim], rng: &rng))
+                    add("\(key).\(name).npy", try Self.npy(shape: [Int.random(in: 20...120, using: &rng), textDim], rng: &rng))
                 }
             }
             let name = String(format: "%06d.tar", s)
-            try tar.finish().write(to: dir.appendingPathComponent(name))
+            try TarWriter.archive(members).write(to: dir.appendingPathComponent(name))
             shardlist.append(WIDSShard(url: name, nsamples: samplesPerShard))
         }
         try WIDSIndex(shardlist: shardlist).write(to: dir.appendingPathComponent(WIDSIndex.fileName))
@@ -164,36 +165,5 @@ struct SyntheticShards {
         for i in 0..<n { bits[i] = UInt16.random(in: 0x3000...0x3FFF, using: &rng) | (Bool.random(using: &rng) ? 0x8000 : 0) }
         let payload = bits.withUnsafeBytes { Data($0) }
         return try NPYArray(dtype: .f2, shape: shape, data: payload).serialize()
-    }
-}
-
-/// The smallest ustar writer: regular files only, names under 100 bytes.
-struct TarWriter {
-    private var out = Data()
-
-    mutating func add(_ name: String, _ content: Data) {
-        var header = [UInt8](repeating: 0, count: 512)
-        func put(_ s: String, at offset: Int) { for (i, b) in s.utf8.enumerated() { header[offset + i] = b } }
-        put(name, at: 0)
-        put("0000644\0", at: 100)
-        put("0000000\0", at: 108)
-        put("0000000\0", at: 116)
-        put(String(format: "%011o\0", content.count), at: 124)
-        put("00000000000\0", at: 136)
-        put("        ", at: 148)  // checksum field counts as spaces
-        header[156] = UInt8(ascii: "0")
-        put("ustar\0", at: 257)
-        put("00", at: 263)
-        let sum = header.reduce(0) { $0 + Int($1) }
-        put(String(format: "%06o\0 ", sum), at: 148)
-        out.append(contentsOf: header)
-        out.append(content)
-        let pad = (512 - content.count % 512) % 512
-        out.append(Data(count: pad))
-    }
-
-    mutating func finish() -> Data {
-        out.append(Data(count: 1024))
-        return out
     }
 }

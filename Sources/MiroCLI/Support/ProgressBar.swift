@@ -5,12 +5,15 @@ import Foundation
 final class ProgressBar {
     let label: String
     let total: Int
+    /// What one item is, for the rate: "it/s", "images/s".
+    let unit: String
     private let start = Date()
     private var lastDraw = Date.distantPast
     private let interactive = isatty(FileHandle.standardError.fileDescriptor) != 0
 
-    init(_ label: String, total: Int) {
+    init(_ label: String, total: Int, unit: String = "it") {
         self.label = label
+        self.unit = unit
         self.total = max(total, 1)
     }
 
@@ -36,7 +39,7 @@ final class ProgressBar {
         let filled = min(width, width * done / total)
         let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
         let eta = rate > 0 ? Double(total - done) / rate : 0
-        return String(format: "%@ %d/%d [%@] %.2f it/s ETA %@ %@", label, done, total, bar, rate, formatDuration(eta), suffix)
+        return String(format: "%@ %d/%d [%@] %.2f %@/s ETA %@ %@", label, done, total, bar, rate, unit, formatDuration(eta), suffix)
     }
 }
 

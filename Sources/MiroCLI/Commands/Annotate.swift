@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import MiroDataPrep
+import MiroImage
+import MiroPipeline
+import MiroRewards
+import MiroShapes
+
+/// `miro annotate`: image–caption data → shards whose JSON gains reward scores (stages `rewards` and `vqa` of
+/// data/preprocess_data.py, resumable).
+struct Annotate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score image–caption data with reward models; write shards whose JSON gains the scores.",
+        discussion: """
+            INPUTS are webdataset .tar shards, folders of them, or folders of name.jpg|png + name.txt (+ name.json), \
+            cut into shards of --shard-size samples. Each reward writes <name> (the original caption) and \
+            synthetic_<name> (its synthetic caption: short or long, rewards.md §1) into every sample's JSON, plus \
+            synthetic_caption and short_synthetic_caption. One model is in memory at a time. Every other member is \
+            copied byte for byte. Samples with an undecodable image, no caption or malformed JSON are skipped and \
+            counted (annotate-summary.json). Killed, the same command resumes: finished shards are not redone, and \
+            the output equals an uninterrupted run byte for byte. Rewards: \(RewardRegistry.names.joined(separator: ", ")).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Webdataset .tar shards, folders of shards, or folders of name.jpg|png + name.txt.") var inputs: [String] = []
+    @Option(help: "Comma-separated reward keys to compute.") var rewards: String
+    @Option(help: "Output folder (new, empty, or a previous run of this same command).") var out: String
+    @Option(help: "Images per model call (1…4096; official: 64).") var batchSize = 64
+    @Option(help: "Samples per output shard for folder inputs (1…1000000).") var shardSize = 1000
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give input shards or folders") }
+        try FlagCheck.range(batchSize, 1...4096, "--batch-size")
+        try FlagCheck.range(shardSize, 1...1_000_000, "--shard-size")
+        _ = try FlagCheck.usage { try RewardRegistry.specs(rewards) }
+    }
+
+    func run() throws {
+        let logger = global.makeLogger("miro.annotate")
+        threadOptions.apply()
+        var options = Annotator.Options(rewards: try FlagCheck.usage { try RewardRegistry.specs(rewards) })
+        options.batchSize = batchSize
+        options.folderShardSize = shardSize
+        let bars = PhaseBars()
+        let annotator = Annotator(inputs: inputs.map { URL(fileURLWithPath: $0) }, output: URL(fileURLWithPath: out),
+                                  options: options, decoder: RewardRegistry.imageDecoding, logger: logger,
+                                  progress: { bars.update($0) })
+        let t0 = Date()
+        let report = try annotator.run()
+        bars.finish()
+        print("annotated \(report.written) of \(report.samples) samples in \(report.shards) shards (\(report.skippedCount) skipped) "
+              + "in \(formatDuration(Date().timeIntervalSince(t0))); \(report.computedScores) shard scores and "
+              + "\(report.computedShards) shards computed now, the rest were already done")
+        print("wrote \(out)")
+    }
+}
+
+/// One progress bar per phase (each reward, VAE + T5, writing): `label 120/512 [====>   ] 41.30 images/s ETA 9s`.
+final class PhaseBars {
+    private var phase = ""
+    private var bar: ProgressBar?
+
+    func update(_ p: PrepProgress) {
+        if p.phase != phase {
+            bar?.finish()
+            phase = p.phase
+            bar = ProgressBar(p.phase, total: p.total, unit: "images")
+        }
+        bar?.update(p.done)
+    }
+
+    func finish() {
+        bar?.finish()
+        bar = nil
+    }
+}
+
+/// Reward names → how to build them, for `--rewards`.
+enum RewardRegistry {
+    /// The image decoder the commands use.
+    // LEAD: wire MiroImage's JPEG + PNG decoder here, e.g.
+    //   ImageDecoding { bytes, name in try ImageDecoder.decode(Data(bytes), name: name).<to RGBImage> }
+    static let imageDecoding = ImageDecoding.png
+
+    /// The VAE stage's centre crop + Pillow-bilinear resize.
+    // LEAD: wire MiroImage's Pillow-identical resize + centre crop here (CenterCrop 1:1, then Resize(size) bilinear
+    // with antialias); `cropOnly` refuses images whose centred square is not already `size`.
+    static let vaeTransform = VAEImageTransform.cropOnly
+
+    /// Every reward the commands know, by JSON key.
+    static let all: [RewardSpec] = [
+        // The Shapes world's programmatic rewards that look at the image only (any image works).
+        RewardSpec(name: "colorfulness_score", syntheticCaption: .imageOnly) { ColorfulnessReward() },
+        RewardSpec(name: "compressibility_score", syntheticCaption: .imageOnly) { CompressibilityReward() },
+        RewardSpec(name: "quality_score", syntheticCaption: .imageOnly) { QualityReward() },
+        // LEAD: add the neural rewards of MiroRewardModels here, each a factory loading its weights (rewards.md §1):
+        //   aesthetic_score (.imageOnly), image_reward_score (.short), pick_a_score_score (.short),
+        //   hpsv2_score (.short), sciscore_score (.short), openai_clip_score (.long? see rewards.md), …
+    ]
+
+    static var names: [String] { all.map(\.name) }
+
+    /// `a,b,c` → specs, in the order given; an unknown name is an error listing the known ones.
+    static func specs(_ list: String) throws -> [RewardSpec] {
+        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw InputError("--rewards names no reward (known: \(self.names.joined(separator: ", ")))") }
+        return try names.map { name in
+            guard let spec = all.first(where: { $0.name == name }) else {
+                throw InputError("--rewards: unknown reward '\(name)' (known: \(self.names.joined(separator: ", ")))")
+            }
+            return spec
+        }
+    }
+}
