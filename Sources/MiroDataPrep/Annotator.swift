@@ -53,6 +53,8 @@ public final class Annotator {
         public var batchSize = 64
         /// Samples per shard for folder inputs.
         public var folderShardSize = 1000
+        /// `--synthetic-captions file.tsv`; nil: the captions of each sample's JSON.
+        public var syntheticCaptions: SyntheticCaptionTable? = nil
 
         public init(rewards: [RewardSpec]) { self.rewards = rewards }
     }
@@ -102,14 +104,15 @@ public final class Annotator {
         let folder = try OutputFolder.open(
             output, command: "annotate",
             manifest: Self.manifest(command: "annotate", shards: shards, rewards: options.rewards, batchSize: options.batchSize,
-                                    folderShardSize: options.folderShardSize),
+                                    folderShardSize: options.folderShardSize,
+                                    extra: [("synthetic_captions", .string(options.syntheticCaptions?.identity ?? "json"))]),
             ownNames: Set(shards.map(\.name) + [Self.summaryName]))
         let pass = RewardPass(shards: shards, rewards: options.rewards, batchSize: options.batchSize, decoder: decoder,
-                              folder: folder, logger: logger, progress: progress)
+                              table: options.syntheticCaptions, folder: folder, logger: logger, progress: progress)
         var report = PrepReport()
         report.computedScores = try pass.run()
 
-        let total = shards.filter { !folder.isDone($0.name) }.reduce(0) { $0 + $1.sampleCount }
+        let total = shards.filter { !folder.isWritten($0.name) }.reduce(0) { $0 + $1.sampleCount }
         let start = Date()
         var done = 0
         for shard in shards {
@@ -117,7 +120,7 @@ public final class Annotator {
             let (scores, skipped) = try pass.load(shard: shard.name)
             var written = 0
             var skippedHere: [SkippedSample] = []
-            if folder.isDone(unit) {
+            if folder.isWritten(unit) {
                 logger.debug("\(shard.name): already written")
             } else {
                 let url = output.appendingPathComponent(shard.name)
@@ -131,7 +134,7 @@ public final class Annotator {
                             }
                             if let skip = skipped[raw.key] { skippedHere.append(skip); return }
                             let sample: CheckedSample
-                            switch CheckedSample.check(raw) {
+                            switch CheckedSample.check(raw, table: options.syntheticCaptions) {
                             case .failure(let skip): skippedHere.append(skip); return
                             case .success(let s): sample = s
                             }

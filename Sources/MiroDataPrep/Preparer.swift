@@ -42,6 +42,8 @@ public final class Preparer {
         public var textEmbeddingName = "flan_t5_xl"
         /// Write the bins cache (only with rewards).
         public var buildBins = true
+        /// `--synthetic-captions file.tsv`; nil: the captions of each sample's JSON.
+        public var syntheticCaptions: SyntheticCaptionTable? = nil
 
         public init() {}
     }
@@ -108,15 +110,16 @@ public final class Preparer {
             folderShardSize: options.folderShardSize,
             extra: [("models", .string(models.identity)), ("image_size", .int(options.imageSize)),
                     ("text_max_length", .int(options.textMaxLength)), ("text_embedding_name", .string(options.textEmbeddingName)),
-                    ("bins", .bool(options.buildBins))])
+                    ("bins", .bool(options.buildBins)),
+                    ("synthetic_captions", .string(options.syntheticCaptions?.identity ?? "json"))])
         let folder = try OutputFolder.open(output, command: "prepare", manifest: manifest,
                                            ownNames: Set(shards.map(\.name) + [Self.summaryName, WIDSIndex.fileName]))
         let pass = RewardPass(shards: shards, rewards: options.rewards, batchSize: options.batchSize, decoder: decoder,
-                              folder: folder, logger: logger, progress: progress)
+                              table: options.syntheticCaptions, folder: folder, logger: logger, progress: progress)
         var report = PrepReport()
         report.computedScores = try pass.run()
 
-        let todo = shards.filter { !folder.isDone($0.name) }
+        let todo = shards.filter { !folder.isWritten($0.name) }
         if !todo.isEmpty {
             logger.info("loading the text encoder and the VAE (\(todo.count) of \(shards.count) shards to encode)")
             let loaded = try models.load()
@@ -214,7 +217,7 @@ public final class Preparer {
                         advanced(1)
                         return
                     }
-                    switch RewardPass.decode(raw, decoder: decoder) {
+                    switch RewardPass.decode(raw, decoder: decoder, table: options.syntheticCaptions) {
                     case .failure(let skip):
                         skipped.append(skip)
                         logger.warning("skipping sample", metadata: ["shard": "\(shard.name)", "key": "\(raw.key)", "reason": "\(skip.reason.rawValue): \(skip.detail)"])
