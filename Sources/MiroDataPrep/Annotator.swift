@@ -21,6 +21,9 @@ public struct PrepReport: Sendable, Equatable {
 
     public var skippedCount: Int { skipped.values.reduce(0, +) }
 
+    /// How many skipped samples the summary file names.
+    public static let listedSkips = 1000
+
     /// The summary file: counts and the skipped samples — nothing that depends on timing or on resuming, so an
     /// interrupted run writes the same bytes as an uninterrupted one.
     func summaryJSON(command: String, rewards: [String]) -> Data {
@@ -28,7 +31,8 @@ public struct PrepReport: Sendable, Equatable {
             ("command", .string(command)), ("rewards", .array(rewards.map { .string($0) })),
             ("shards", .int(shards)), ("samples", .int(samples)), ("written", .int(written)),
             ("skipped", .object(skipped.keys.sorted().map { ($0, .int(skipped[$0] ?? 0)) })),
-            ("skipped_samples", .array(skippedSamples.map { .string($0) })),
+            // The first `listedSkips`; the counts above cover all of them.
+            ("skipped_samples", .array(skippedSamples.prefix(Self.listedSkips).map { .string($0) })),
         ])
         return Data((json.dumps(indent: 2) + "\n").utf8)
     }
