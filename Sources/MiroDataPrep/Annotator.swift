@@ -21,6 +21,22 @@ public struct PrepReport: Sendable, Equatable {
 
     public var skippedCount: Int { skipped.values.reduce(0, +) }
 
+    mutating func add(_ shard: InputShard, written: Int, skips: [SkippedSample]) {
+        shards += 1
+        samples += shard.sampleCount
+        self.written += written
+        for s in skips {
+            skipped[s.reason.rawValue, default: 0] += 1
+            skippedSamples.append("\(shard.name) \(s.key): \(s.reason.rawValue): \(s.detail)")
+        }
+    }
+
+    /// Writes the summary file into the output folder and warns about skipped samples.
+    func writeSummary(command: String, rewards: [String], folder: OutputFolder, name: String, logger: Logger) throws {
+        try folder.write(summaryJSON(command: command, rewards: rewards), to: folder.output.appendingPathComponent(name))
+        if skippedCount > 0 { logger.warning("skipped \(skippedCount) of \(samples) samples (see \(name))") }
+    }
+
     /// How many skipped samples the summary file names.
     public static let listedSkips = 1000
 
@@ -167,19 +183,10 @@ public final class Annotator {
             }
             // The counts come from the scores files, so a resumed run reports the same numbers.
             let skips = skipped.values.sorted { $0.key < $1.key }
-            report.shards += 1
-            report.samples += shard.sampleCount
-            report.written += shard.sampleCount - skips.count
-            for s in skips {
-                report.skipped[s.reason.rawValue, default: 0] += 1
-                report.skippedSamples.append("\(shard.name) \(s.key): \(s.reason.rawValue): \(s.detail)")
-            }
+            report.add(shard, written: shard.sampleCount - skips.count, skips: skips)
         }
-        try folder.write(report.summaryJSON(command: "annotate", rewards: options.rewards.map(\.name)),
-                         to: output.appendingPathComponent(Self.summaryName))
-        if report.skippedCount > 0 {
-            logger.warning("skipped \(report.skippedCount) of \(report.samples) samples (see \(Self.summaryName))")
-        }
+        try report.writeSummary(command: "annotate", rewards: options.rewards.map(\.name), folder: folder, name: Self.summaryName,
+                                logger: logger)
         return report
     }
 }

@@ -140,13 +140,7 @@ public final class Preparer {
         for shard in shards {
             let info = try PythonJSON.parse([UInt8](try Data(contentsOf: folder.marker(shard.name))))
             let skips = try skippedSamples(shard, pass: pass)
-            report.shards += 1
-            report.samples += shard.sampleCount
-            report.written += info["written"]?.integer ?? 0
-            for s in skips {
-                report.skipped[s.reason.rawValue, default: 0] += 1
-                report.skippedSamples.append("\(shard.name) \(s.key): \(s.reason.rawValue): \(s.detail)")
-            }
+            report.add(shard, written: info["written"]?.integer ?? 0, skips: skips)
         }
         // The index and the bins are cheap and derived from the shards: always rebuilt, atomically.
         let index = try WIDSIndex.build(directory: output, logger: logger)
@@ -156,11 +150,8 @@ public final class Preparer {
             builder.rewardNames = options.rewards.map(\.name)
             try builder.build(root: output, logger: logger)
         }
-        try folder.write(report.summaryJSON(command: "prepare", rewards: options.rewards.map(\.name)),
-                         to: output.appendingPathComponent(Self.summaryName))
-        if report.skippedCount > 0 {
-            logger.warning("skipped \(report.skippedCount) of \(report.samples) samples (see \(Self.summaryName))")
-        }
+        try report.writeSummary(command: "prepare", rewards: options.rewards.map(\.name), folder: folder, name: Self.summaryName,
+                                logger: logger)
         return report
     }
 
