@@ -21,6 +21,25 @@ public struct PrepReport: Sendable, Equatable {
 
     public var skippedCount: Int { skipped.values.reduce(0, +) }
 
+    mutating func add(_ shard: InputShard, written: Int, skips: [SkippedSample]) {
+        shards += 1
+        samples += shard.sampleCount
+        self.written += written
+        for s in skips {
+            skipped[s.reason.rawValue, default: 0] += 1
+            skippedSamples.append("\(shard.name) \(s.key): \(s.reason.rawValue): \(s.detail)")
+        }
+    }
+
+    /// Writes the summary file into the output folder and warns about skipped samples.
+    func writeSummary(command: String, rewards: [String], folder: OutputFolder, name: String, logger: Logger) throws {
+        try folder.write(summaryJSON(command: command, rewards: rewards), to: folder.output.appendingPathComponent(name))
+        if skippedCount > 0 { logger.warning("skipped \(skippedCount) of \(samples) samples (see \(name))") }
+    }
+
+    /// How many skipped samples the summary file names.
+    public static let listedSkips = 1000
+
     /// The summary file: counts and the skipped samples — nothing that depends on timing or on resuming, so an
     /// interrupted run writes the same bytes as an uninterrupted one.
     func summaryJSON(command: String, rewards: [String]) -> Data {
@@ -28,7 +47,8 @@ public struct PrepReport: Sendable, Equatable {
             ("command", .string(command)), ("rewards", .array(rewards.map { .string($0) })),
             ("shards", .int(shards)), ("samples", .int(samples)), ("written", .int(written)),
             ("skipped", .object(skipped.keys.sorted().map { ($0, .int(skipped[$0] ?? 0)) })),
-            ("skipped_samples", .array(skippedSamples.map { .string($0) })),
+            // The first `listedSkips`; the counts above cover all of them.
+            ("skipped_samples", .array(skippedSamples.prefix(Self.listedSkips).map { .string($0) })),
         ])
         return Data((json.dumps(indent: 2) + "\n").utf8)
     }
@@ -53,6 +73,8 @@ public final class Annotator {
         public var batchSize = 64
         /// Samples per shard for folder inputs.
         public var folderShardSize = 1000
+        /// `--synthetic-captions file.tsv`; nil: the captions of each sample's JSON.
+        public var syntheticCaptions: SyntheticCaptionTable? = nil
 
         public init(rewards: [RewardSpec]) { self.rewards = rewards }
     }
@@ -102,14 +124,15 @@ public final class Annotator {
         let folder = try OutputFolder.open(
             output, command: "annotate",
             manifest: Self.manifest(command: "annotate", shards: shards, rewards: options.rewards, batchSize: options.batchSize,
-                                    folderShardSize: options.folderShardSize),
+                                    folderShardSize: options.folderShardSize,
+                                    extra: [("synthetic_captions", .string(options.syntheticCaptions?.identity ?? "json"))]),
             ownNames: Set(shards.map(\.name) + [Self.summaryName]))
         let pass = RewardPass(shards: shards, rewards: options.rewards, batchSize: options.batchSize, decoder: decoder,
-                              folder: folder, logger: logger, progress: progress)
+                              table: options.syntheticCaptions, folder: folder, logger: logger, progress: progress)
         var report = PrepReport()
         report.computedScores = try pass.run()
 
-        let total = shards.filter { !folder.isDone($0.name) }.reduce(0) { $0 + $1.sampleCount }
+        let total = shards.filter { !folder.isWritten($0.name) }.reduce(0) { $0 + $1.sampleCount }
         let start = Date()
         var done = 0
         for shard in shards {
@@ -117,7 +140,7 @@ public final class Annotator {
             let (scores, skipped) = try pass.load(shard: shard.name)
             var written = 0
             var skippedHere: [SkippedSample] = []
-            if folder.isDone(unit) {
+            if folder.isWritten(unit) {
                 logger.debug("\(shard.name): already written")
             } else {
                 let url = output.appendingPathComponent(shard.name)
@@ -131,7 +154,7 @@ public final class Annotator {
                             }
                             if let skip = skipped[raw.key] { skippedHere.append(skip); return }
                             let sample: CheckedSample
-                            switch CheckedSample.check(raw) {
+                            switch CheckedSample.check(raw, table: options.syntheticCaptions) {
                             case .failure(let skip): skippedHere.append(skip); return
                             case .success(let s): sample = s
                             }
@@ -160,19 +183,10 @@ public final class Annotator {
             }
             // The counts come from the scores files, so a resumed run reports the same numbers.
             let skips = skipped.values.sorted { $0.key < $1.key }
-            report.shards += 1
-            report.samples += shard.sampleCount
-            report.written += shard.sampleCount - skips.count
-            for s in skips {
-                report.skipped[s.reason.rawValue, default: 0] += 1
-                report.skippedSamples.append("\(shard.name) \(s.key): \(s.reason.rawValue): \(s.detail)")
-            }
+            report.add(shard, written: shard.sampleCount - skips.count, skips: skips)
         }
-        try folder.write(report.summaryJSON(command: "annotate", rewards: options.rewards.map(\.name)),
-                         to: output.appendingPathComponent(Self.summaryName))
-        if report.skippedCount > 0 {
-            logger.warning("skipped \(report.skippedCount) of \(report.samples) samples (see \(Self.summaryName))")
-        }
+        try report.writeSummary(command: "annotate", rewards: options.rewards.map(\.name), folder: folder, name: Self.summaryName,
+                                logger: logger)
         return report
     }
 }

@@ -10,8 +10,14 @@ public struct InputShard: Sendable, Equatable {
     public enum Source: Sendable, Equatable {
         /// A `.tar` shard.
         case tar(URL)
-        /// Sample keys of `folder`, in order; each key's files are `key.<suffix>` in the folder.
-        case folder(URL, keys: [String])
+        /// Samples of `folder`, in order; each key's files are `key.<suffix>` in the folder.
+        case folder(URL, samples: [FolderSample])
+    }
+
+    /// One sample of a folder: its key and the suffixes of its files, sorted (listed once, when planning).
+    public struct FolderSample: Sendable, Equatable {
+        public var key: String
+        public var suffixes: [String]
     }
 
     /// The output shard file name (`<tar name>` or `<folder name>-NNNNNN.tar`).
@@ -84,8 +90,10 @@ public enum InputShards {
             throw DataPrepError.input(path: folder.path, reason: "cannot list the folder (\(error.localizedDescription))")
         }
         var keys = Set<String>()
+        var suffixes: [String: [String]] = [:]
         for name in names where !name.hasPrefix(".") {
             guard let (key, suffix) = WebDatasetKey.split(name) else { continue }
+            suffixes[key, default: []].append(suffix)
             // A sample is an image or a caption; a lone .json (or another file) is not one.
             if imageSuffixes.contains(suffix) || suffix == "txt" { keys.insert(key) }
         }
@@ -95,8 +103,10 @@ public enum InputShards {
         let sorted = keys.sorted(by: pythonStringLess)
         let base = folder.standardizedFileURL.lastPathComponent
         return stride(from: 0, to: sorted.count, by: size).enumerated().map { i, start in
-            let slice = Array(sorted[start..<min(start + size, sorted.count)])
-            return InputShard(name: "\(base)-" + String(format: "%06d", i) + ".tar", source: .folder(folder, keys: slice),
+            let slice = sorted[start..<min(start + size, sorted.count)].map {
+                InputShard.FolderSample(key: $0, suffixes: (suffixes[$0] ?? []).sorted(by: pythonStringLess))
+            }
+            return InputShard(name: "\(base)-" + String(format: "%06d", i) + ".tar", source: .folder(folder, samples: slice),
                               sampleCount: slice.count)
         }
     }
@@ -116,20 +126,16 @@ public enum InputShards {
                 }
                 try body(RawSample(key: sample.key, members: members))
             }
-        case .folder(let folder, let keys):
-            let names = Set((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
-            var byKey: [String: [String]] = [:]
-            for name in names where !name.hasPrefix(".") {
-                if let (key, suffix) = WebDatasetKey.split(name) { byKey[key, default: []].append(suffix) }
-            }
-            for key in keys {
+        case .folder(let folder, let samples):
+            for sample in samples {
                 var members: [(suffix: String, data: [UInt8])] = []
-                for suffix in (byKey[key] ?? []).sorted(by: pythonStringLess) {
-                    if let data = FileManager.default.contents(atPath: folder.appendingPathComponent(key + "." + suffix).path) {
+                for suffix in sample.suffixes {
+                    // A file gone since planning leaves its sample incomplete (then skipped), not the run failed.
+                    if let data = FileManager.default.contents(atPath: folder.appendingPathComponent(sample.key + "." + suffix).path) {
                         members.append((suffix, [UInt8](data)))
                     }
                 }
-                try body(RawSample(key: key, members: members))
+                try body(RawSample(key: sample.key, members: members))
             }
         }
     }
@@ -143,10 +149,10 @@ public enum InputShards {
             case .tar(let url):
                 entry.append(("tar", .string(url.standardizedFileURL.path)))
                 entry.append(("bytes", .int(fileSize(url) ?? -1)))
-            case .folder(let folder, let keys):
+            case .folder(let folder, let samples):
                 entry.append(("folder", .string(folder.standardizedFileURL.path)))
-                entry.append(("first", .string(keys.first ?? "")))
-                entry.append(("last", .string(keys.last ?? "")))
+                entry.append(("first", .string(samples.first?.key ?? "")))
+                entry.append(("last", .string(samples.last?.key ?? "")))
             }
             return .object(entry)
         })

@@ -96,6 +96,12 @@ struct OutputFolder {
 
     func isDone(_ unit: String) -> Bool { FileManager.default.fileExists(atPath: marker(unit).path) }
 
+    /// An output shard is finished when its marker exists and the shard is still there (a user may delete one
+    /// shard to have it rewritten).
+    func isWritten(_ shard: String) -> Bool {
+        isDone(shard) && FileManager.default.fileExists(atPath: output.appendingPathComponent(shard).path)
+    }
+
     /// Written after the unit's own files are in place: a unit is finished exactly when its marker exists.
     func markDone(_ unit: String, _ info: PythonJSON) throws {
         try write(Data((info.dumps() + "\n").utf8), to: marker(unit))

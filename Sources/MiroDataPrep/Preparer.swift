@@ -42,6 +42,8 @@ public final class Preparer {
         public var textEmbeddingName = "flan_t5_xl"
         /// Write the bins cache (only with rewards).
         public var buildBins = true
+        /// `--synthetic-captions file.tsv`; nil: the captions of each sample's JSON.
+        public var syntheticCaptions: SyntheticCaptionTable? = nil
 
         public init() {}
     }
@@ -108,15 +110,16 @@ public final class Preparer {
             folderShardSize: options.folderShardSize,
             extra: [("models", .string(models.identity)), ("image_size", .int(options.imageSize)),
                     ("text_max_length", .int(options.textMaxLength)), ("text_embedding_name", .string(options.textEmbeddingName)),
-                    ("bins", .bool(options.buildBins))])
+                    ("bins", .bool(options.buildBins)),
+                    ("synthetic_captions", .string(options.syntheticCaptions?.identity ?? "json"))])
         let folder = try OutputFolder.open(output, command: "prepare", manifest: manifest,
                                            ownNames: Set(shards.map(\.name) + [Self.summaryName, WIDSIndex.fileName]))
         let pass = RewardPass(shards: shards, rewards: options.rewards, batchSize: options.batchSize, decoder: decoder,
-                              folder: folder, logger: logger, progress: progress)
+                              table: options.syntheticCaptions, folder: folder, logger: logger, progress: progress)
         var report = PrepReport()
         report.computedScores = try pass.run()
 
-        let todo = shards.filter { !folder.isDone($0.name) }
+        let todo = shards.filter { !folder.isWritten($0.name) }
         if !todo.isEmpty {
             logger.info("loading the text encoder and the VAE (\(todo.count) of \(shards.count) shards to encode)")
             let loaded = try models.load()
@@ -137,13 +140,7 @@ public final class Preparer {
         for shard in shards {
             let info = try PythonJSON.parse([UInt8](try Data(contentsOf: folder.marker(shard.name))))
             let skips = try skippedSamples(shard, pass: pass)
-            report.shards += 1
-            report.samples += shard.sampleCount
-            report.written += info["written"]?.integer ?? 0
-            for s in skips {
-                report.skipped[s.reason.rawValue, default: 0] += 1
-                report.skippedSamples.append("\(shard.name) \(s.key): \(s.reason.rawValue): \(s.detail)")
-            }
+            report.add(shard, written: info["written"]?.integer ?? 0, skips: skips)
         }
         // The index and the bins are cheap and derived from the shards: always rebuilt, atomically.
         let index = try WIDSIndex.build(directory: output, logger: logger)
@@ -153,11 +150,8 @@ public final class Preparer {
             builder.rewardNames = options.rewards.map(\.name)
             try builder.build(root: output, logger: logger)
         }
-        try folder.write(report.summaryJSON(command: "prepare", rewards: options.rewards.map(\.name)),
-                         to: output.appendingPathComponent(Self.summaryName))
-        if report.skippedCount > 0 {
-            logger.warning("skipped \(report.skippedCount) of \(report.samples) samples (see \(Self.summaryName))")
-        }
+        try report.writeSummary(command: "prepare", rewards: options.rewards.map(\.name), folder: folder, name: Self.summaryName,
+                                logger: logger)
         return report
     }
 
@@ -214,7 +208,7 @@ public final class Preparer {
                         advanced(1)
                         return
                     }
-                    switch RewardPass.decode(raw, decoder: decoder) {
+                    switch RewardPass.decode(raw, decoder: decoder, table: options.syntheticCaptions) {
                     case .failure(let skip):
                         skipped.append(skip)
                         logger.warning("skipping sample", metadata: ["shard": "\(shard.name)", "key": "\(raw.key)", "reason": "\(skip.reason.rawValue): \(skip.detail)"])

@@ -48,6 +48,8 @@ struct RewardPass {
     let rewards: [RewardSpec]
     let batchSize: Int
     let decoder: ImageDecoding
+    /// `--synthetic-captions`: the TSV that replaces the JSON's synthetic captions.
+    let table: SyntheticCaptionTable?
     let folder: OutputFolder
     let logger: Logger
     let progress: ((PrepProgress) -> Void)?
@@ -107,7 +109,7 @@ struct RewardPass {
             pending.removeAll(keepingCapacity: true)
         }
         try InputShards.forEachSample(shard) { raw in
-            switch Self.decode(raw, decoder: decoder) {
+            switch Self.decode(raw, decoder: decoder, table: table) {
             case .failure(let skip):
                 result.skipped.append(skip)
                 logger.warning("skipping sample", metadata: ["shard": "\(shard.name)", "key": "\(raw.key)", "reason": "\(skip.reason.rawValue): \(skip.detail)"])
@@ -122,8 +124,8 @@ struct RewardPass {
     }
 
     /// The checks of `CheckedSample.check`, then the image decoded.
-    static func decode(_ raw: RawSample, decoder: ImageDecoding) -> Result<(CheckedSample, RGBImage), SkippedSample> {
-        switch CheckedSample.check(raw) {
+    static func decode(_ raw: RawSample, decoder: ImageDecoding, table: SyntheticCaptionTable?) -> Result<(CheckedSample, RGBImage), SkippedSample> {
+        switch CheckedSample.check(raw, table: table) {
         case .failure(let skip): return .failure(skip)
         case .success(let sample):
             do {

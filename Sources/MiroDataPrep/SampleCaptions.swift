@@ -31,11 +31,18 @@ public struct SampleCaptions: Sendable, Equatable {
 
     /// `_resolve_synthetic_captions` without a TSV: long = JSON `synthetic_caption` when it is a string, else the
     /// original; short = `short_synthetic_caption`, else `caption`, else the original — and when that value is not
-    /// a string, the long one. Both cleaned.
-    public init(text: String, metadata: [(key: String, value: PythonJSON)]) {
+    /// a string, the long one. With a TSV (`--synthetic_captions`), its row for the sample's file name instead
+    /// (`key`'s last component without extension), the original caption where it has none. Both cleaned.
+    public init(text: String, metadata: [(key: String, value: PythonJSON)], key: String = "", table: SyntheticCaptionTable? = nil) {
         func get(_ key: String) -> PythonJSON? { metadata.last { $0.key == key }?.value }
         originalText = text
         original = Self.clean(text)
+        if let table {
+            let (long, short) = table.captions(key: key, original: text)
+            self.long = Self.clean(long)
+            self.short = Self.clean(short)
+            return
+        }
         let long = get("synthetic_caption")?.string ?? text
         let shortValue = get("short_synthetic_caption") ?? get("caption")
         let short = shortValue == nil ? text : (shortValue?.string ?? long)
@@ -75,7 +82,7 @@ public struct CheckedSample: Sendable {
 
     /// Checks the members `decode_sample` needs, or says why the sample is skipped. The official script also
     /// requires a `.json`; here a sample without one is annotated with a fresh object (folders rarely have one).
-    public static func check(_ raw: RawSample) -> Result<CheckedSample, SkippedSample> {
+    public static func check(_ raw: RawSample, table: SyntheticCaptionTable? = nil) -> Result<CheckedSample, SkippedSample> {
         func skip(_ reason: PrepSkipReason, _ detail: String) -> Result<CheckedSample, SkippedSample> {
             .failure(SkippedSample(key: raw.key, reason: reason, detail: detail))
         }
@@ -92,7 +99,7 @@ public struct CheckedSample: Sendable {
             metadata = members
         }
         return .success(CheckedSample(raw: raw, imageSuffix: image.suffix, imageBytes: image.data,
-                                      captions: SampleCaptions(text: text, metadata: metadata), metadata: metadata,
+                                      captions: SampleCaptions(text: text, metadata: metadata, key: raw.key, table: table), metadata: metadata,
                                       hasJSON: json != nil))
     }
 }

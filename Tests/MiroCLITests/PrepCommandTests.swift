@@ -1,6 +1,9 @@
 import Foundation
 import MiroData
+import MiroEngine
 import MiroImage
+import MiroIO
+import MiroVAE
 import Testing
 
 /// `miro annotate` / `miro prepare` as child processes: SIGKILL once the first shard's marker exists, rerun, and
@@ -119,6 +122,52 @@ struct PrepCommandTests {
                                                  "--rewards", "colorfulness_score", "--image-size", "40", "--batch-size", "4",
                                                  "--threads", "1"] },
                           firstMarker: "shard-000.tar", finalMarker: "shard-003.tar", perShard: 12, side: 40)
+    }
+
+    /// A random VAE of the tiny fixture's widths with four blocks (×8 downsampling, like the SDXL VAE), so that 256²
+    /// images give the 4×32×32 latents `miro train --data` reads.
+    static func vaeWithFactor8(in dir: URL) throws -> URL {
+        let folder = dir.appendingPathComponent("vae8")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: components.appendingPathComponent("vae/config.json"))) as? [String: Any])
+        config["block_out_channels"] = [8, 8, 8, 8]
+        config["down_block_types"] = Array(repeating: "DownEncoderBlock2D", count: 4)
+        config["up_block_types"] = Array(repeating: "UpDecoderBlock2D", count: 4)
+        try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("config.json"))
+        let model = try AutoencoderKL(config: try AutoencoderKLConfig.load(folder.appendingPathComponent("config.json")))
+        var k = 0.0
+        let weights = try model.stateDict().map { name, t -> (String, Tensor) in
+            let n = t.shape.reduce(1, *)
+            k += 1
+            let fanIn = Double(t.shape.dropFirst().reduce(1, *))
+            let values = (0..<n).map { i in Float(sin(1.7 * Double(i) + k) / max(1, fanIn).squareRoot()) }
+            return (name, try Tensor(values, shape: t.shape))
+        }
+        try TensorFiles.saveSafeTensors(weights, to: folder.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        return folder
+    }
+
+    /// `miro train --data OUT` trains on what `miro prepare` writes (the bins cache and index included).
+    @Test func trainRunsOnPreparedShards() throws {
+        let dir = try CLI.scratch()
+        let input = dir.appendingPathComponent("in")
+        try Self.dataset(in: input, shards: 2, perShard: 4, side: 256)
+        let out = dir.appendingPathComponent("prepared")
+        let prepared = try CLI.run(["prepare", input.path, "--out", out.path, "--text-encoder", Self.components.appendingPathComponent("text_encoder").path,
+                                    "--vae", try Self.vaeWithFactor8(in: dir).path, "--rewards", "colorfulness_score,quality_score",
+                                    "--threads", "1"])
+        try #require(prepared.status == 0, "\(prepared.output)")
+        #expect(prepared.stdout.contains("prepared 8 of 10 samples"), "\(prepared.output)")
+        let run = dir.appendingPathComponent("run")
+        let trained = try CLI.run(["train", "--run", run.path, "--data", out.path, "--rewards", "colorfulness_score,quality_score",
+                                   "--steps", "2", "--batch-size", "4", "--warmup", "1", "--sample-every", "0", "--log-every", "1",
+                                   "--seed", "5", "--threads", "1", "--workers", "1",
+                                   "--network", #"{"data_dim": 16, "num_latents": 8, "latents_dim": 32, "num_blocks": 1, "num_processing_layers": 1, "read_write_heads": 2, "compute_heads": 2}"#])
+        #expect(trained.status == 0, "\(trained.output)")
+        #expect(trained.output.contains("data: 2 shards, 8 samples, text width 32, bins \(out.path)/coherence_bins_64_bins_colorfulness_score-quality_score"),
+                "\(trained.output)")
+        #expect(trained.output.contains("step      2 | loss"), "\(trained.output)")
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("checkpoints/step-0000002.safetensors").path), "\(trained.output)")
     }
 
     @Test func annotateRefusesUnknownRewardsAndForeignFolders() throws {

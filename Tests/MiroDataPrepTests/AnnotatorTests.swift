@@ -188,6 +188,28 @@ func failure(_ body: () throws -> Void) -> String? {
         #expect(c.long == "L " && c.short == "L ", "a non-string short caption falls back to the long one")
     }
 
+    /// `--synthetic_captions file.tsv`: short = first caption column, long = last; missing cells, pandas' NaN
+    /// literals and all-number columns fall back to the original caption; a file name is matched without its
+    /// extension, against the key's last path component.
+    @Test func syntheticCaptionTSV() throws {
+        let dir = try PrepFixtures.scratch()
+        let tsv = dir.appendingPathComponent("captions.tsv")
+        try Data(("a.jpg\tshort a\tmiddle\tlong <PERSON>a\n" + "b.jpg\t\tx\tNaN\n" + "c.png\t\"quoted \"\"c\"\"\"\t\t12\n").utf8).write(to: tsv)
+        let table = try SyntheticCaptionTable(url: tsv)
+        func captions(_ key: String) -> SampleCaptions { SampleCaptions(text: "orig", metadata: [], key: key, table: table) }
+        #expect(captions("dir/a").short == "short a" && captions("dir/a").long == "long a")
+        #expect(captions("b").short == "orig" && captions("b").long == "orig")
+        #expect(captions("c").short == "quoted \"c\"" && captions("c").long == "12", "a number in a text column stays text")
+        #expect(captions("zzz").short == "orig" && captions("zzz").long == "orig")
+        let numbers = dir.appendingPathComponent("numbers.tsv")
+        try Data("a.jpg\tshort\t1.5\nb.jpg\tother\t2\n".utf8).write(to: numbers)
+        #expect(try SyntheticCaptionTable(url: numbers).captions(key: "a", original: "o") == (long: "o", short: "short"),
+                "an all-number column is not text")
+        let ragged = dir.appendingPathComponent("ragged.tsv")
+        try Data("a.jpg\tshort\tlong\nb.jpg\t1\t2\t3\n".utf8).write(to: ragged)
+        #expect(throws: DataPrepError.self) { try SyntheticCaptionTable(url: ragged) }
+    }
+
     /// The writer's archives read back through `TarArchive` (long names through a pax header), are padded to
     /// 10240-byte records, and are the same bytes every time.
     @Test func tarWriterRoundTrip() throws {

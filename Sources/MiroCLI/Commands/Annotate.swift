@@ -27,6 +27,8 @@ struct Annotate: ParsableCommand {
     @Option(help: "Output folder (new, empty, or a previous run of this same command).") var out: String
     @Option(help: "Images per model call (1…4096; official: 64).") var batchSize = 64
     @Option(help: "Samples per output shard for folder inputs (1…1000000).") var shardSize = 1000
+    @Option(help: "Headerless TSV of synthetic captions (file_name, short, …, long), as --synthetic_captions; default: each sample's JSON.")
+    var syntheticCaptions: String?
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
@@ -42,6 +44,7 @@ struct Annotate: ParsableCommand {
         var options = Annotator.Options(rewards: try FlagCheck.usage { try RewardRegistry.specs(rewards) })
         options.batchSize = batchSize
         options.folderShardSize = shardSize
+        options.syntheticCaptions = try syntheticCaptions.map { try SyntheticCaptionTable(url: URL(fileURLWithPath: $0)) }
         let bars = PhaseBars()
         let annotator = Annotator(inputs: inputs.map { URL(fileURLWithPath: $0) }, output: URL(fileURLWithPath: out),
                                   options: options, decoder: RewardRegistry.imageDecoding, logger: logger,

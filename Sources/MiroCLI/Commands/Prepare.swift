@@ -28,6 +28,8 @@ struct Prepare: ParsableCommand {
     @Option(help: "Comma-separated reward keys to score (none: no reward keys, no bins cache).") var rewards: String?
     @Option(help: "Samples per model call (1…4096; official: 64).") var batchSize = 64
     @Option(help: "Samples per output shard for folder inputs (1…1000000).") var shardSize = 1000
+    @Option(help: "Headerless TSV of synthetic captions (file_name, short, …, long), as --synthetic_captions; default: each sample's JSON.")
+    var syntheticCaptions: String?
     @Option(help: "VAE input side, a multiple of 8 (the trainer reads 256).") var imageSize = 256
     @Flag(help: "Do not write the bins cache.") var noBins = false
     @OptionGroup var threadOptions: ThreadOptions
@@ -50,6 +52,7 @@ struct Prepare: ParsableCommand {
         options.rewards = try rewards.map { list in try FlagCheck.usage { try RewardRegistry.specs(list) } } ?? []
         options.batchSize = batchSize
         options.folderShardSize = shardSize
+        options.syntheticCaptions = try syntheticCaptions.map { try SyntheticCaptionTable(url: URL(fileURLWithPath: $0)) }
         options.imageSize = imageSize
         options.buildBins = !noBins
         let bars = PhaseBars()
