@@ -28,7 +28,8 @@ HOW TO RUN (from the repository root, Debian bookworm, no venv, no network at ru
     `BertTokenizer(vocab.txt)` + `add_special_tokens` of `[DEC]` (bos) and `[ENC]` exactly as `init_tokenizer`.
   * References are computed in float64 (float32 weights widened exactly) with the package's `score_gard`
     (pixel tensor + ids in, standardised reward out), `visual_encoder` and `text_encoder`.
-  * Deterministic: re-running gives the same tensors.
+  * Deterministic: re-running gives the same tensors and files (expected.safetensors may list its metadata keys
+    in another order: safetensors keeps them in a hash map).
 
 Output (Tests/MiroRewardModelsTests/Fixtures/imagereward/, override with --out), about 1.9 MB:
   tiny/ImageReward.pt      torch.save(model.state_dict()) of the tiny model (zip format, float32), every key of the
