@@ -101,6 +101,18 @@ struct ImageRewardParityTests {
         try expectImageRewardClose(try Tensor(stored), ImageRewardFixtures.tensor("e2e.stored"), "e2e stored")
     }
 
+    /// Seeded random weights (the benchmark's model) give finite, seed-determined rewards.
+    @Test func randomWeightsAreSeeded() throws {
+        let med = try BLIPMedConfig.read(ImageRewardFixtures.url("tiny/med_config.json"))
+        let config = ImageRewardConfig(vision: ImageRewardFixtures.vision, med: med, projectionDim: 16)
+        let pixels = try ImageRewardFixtures.tensor("pixels")
+        let ids = try ImageRewardFixtures.tensor("input_ids"), mask = try ImageRewardFixtures.tensor("attention_mask")
+        let a = try ImageReward.random(config: config, seed: 7).rewards(pixels: pixels, ids: ids, mask: mask)
+        let b = try ImageReward.random(config: config, seed: 7).rewards(pixels: pixels, ids: ids, mask: mask)
+        let c = try ImageReward.random(config: config, seed: 8).rewards(pixels: pixels, ids: ids, mask: mask)
+        #expect(a == b && a != c && a.allSatisfy(\.isFinite))
+    }
+
     @Test func badInputsAreRefused() throws {
         let model = try ImageRewardFixtures.model()
         let ids = try ImageRewardFixtures.tensor("input_ids"), mask = try ImageRewardFixtures.tensor("attention_mask")
