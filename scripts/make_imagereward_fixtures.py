@@ -28,9 +28,10 @@ HOW TO RUN (from the repository root, Debian bookworm, no venv, no network at ru
     `BertTokenizer(vocab.txt)` + `add_special_tokens` of `[DEC]` (bos) and `[ENC]` exactly as `init_tokenizer`.
   * References are computed in float64 (float32 weights widened exactly) with the package's `score_gard`
     (pixel tensor + ids in, standardised reward out), `visual_encoder` and `text_encoder`.
-  * Deterministic: re-running gives the same tensors.
+  * Deterministic: re-running gives the same tensors and files (expected.safetensors may list its metadata keys
+    in another order: safetensors keeps them in a hash map).
 
-Output (Tests/MiroRewardModelsTests/Fixtures/imagereward/, override with --out), about 0.8 MB:
+Output (Tests/MiroRewardModelsTests/Fixtures/imagereward/, override with --out), about 1.9 MB:
   tiny/ImageReward.pt      torch.save(model.state_dict()) of the tiny model (zip format, float32), every key of the
                            real layout incl. blip.text_encoder.embeddings.position_ids, blip.vision_proj, blip.text_proj
   tiny/med_config.json     the tiny BERT config, BLIP's fields (encoder_width 768 in the file, as BLIP ships it)
@@ -38,6 +39,11 @@ Output (Tests/MiroRewardModelsTests/Fixtures/imagereward/, override with --out),
   expected.safetensors     pixels (4,3,32,32) F32; input_ids, attention_mask (4,35) I64;
                            image_embeds (4,5,32); text_hidden (4,35,32); text_cls (4,32); mlp (4,1);
                            rewards (4,) = (mlp - mean) / std; stored (4,) = (rewards + 2) / 4   (all F32 from float64)
+                           e2e.*: the same tiny model at 224 px (e2e.pos_embed (1,197,32) replaces pos_embed) scoring
+                           e2e.png with the package's own `score(caption, PIL image)`: e2e.pixels (1,3,224,224) =
+                           `_transform(224)(image)`, e2e.input_ids / e2e.attention_mask (1,35), e2e.reward (1,),
+                           e2e.stored (1,); the caption is the `e2e.caption` metadata
+  e2e.png                  a 97x61 RGB PNG (smooth pattern + noise) for the end-to-end check with a real preprocessor
   tokenizer.json           {"dec_id", "enc_id", "cases": [{"text", "ids" (untruncated), "ids35", "mask35"}]}
   keys/imagereward-keys.tsv  the full-size key table (copied from docs/keys; name, shape, dtype)
 """
@@ -176,6 +182,47 @@ def randomise(model, seed):
                 p.copy_(torch.randn(p.shape, generator=g) * (1.2 / fan_in ** 0.5))
 
 
+E2E_CAPTION = "A red sunset over the mountain river, oil painting"
+
+
+def end_to_end(image_reward, real_blip, real_mlp, med_path, vocab_path, state, out):
+    """The same tiny model at the real 224 px (only pos_embed differs: 197 positions), scoring a PNG through the
+    package's own `score(prompt, PIL image)`: `_transform(224)` (PIL bicubic resize of the shortest side, centre
+    crop, ToTensor, CLIP mean/std), the 35-token prompt, the head. The odd 97x61 size exercises the resize and the
+    crop offsets."""
+    rng = np.random.default_rng(3)
+    h, w = 61, 97
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([np.sin(xx / 7.0) + yy / 40.0, np.cos(yy / 5.0) + xx / 60.0, np.sin((xx + yy) / 11.0)], -1)
+    img = np.clip((base - base.min()) / (base.max() - base.min()) * 255 + rng.normal(0, 12, base.shape), 0, 255)
+    from PIL import Image
+    pil = Image.fromarray(img.astype(np.uint8), "RGB")
+    pil.save(os.path.join(out, "e2e.png"))
+    pil = Image.open(os.path.join(out, "e2e.png"))
+    image_reward.BLIP_Pretrain = lambda image_size, vit, med_config: real_blip(
+        med_config=med_config, image_size=224, vit=vit, embed_dim=16)
+    vision = dict(VISION, img_size=224)
+    saved = dict(VISION)
+    VISION.update(vision)
+    model = image_reward.ImageReward(med_config=med_path, device="cpu").eval()
+    VISION.clear()
+    VISION.update(saved)
+    g = torch.Generator().manual_seed(4)
+    state224 = dict(state)
+    state224["blip.visual_encoder.pos_embed"] = torch.randn(1, 197, VISION["embed_dim"], generator=g)
+    model.load_state_dict(state224, strict=True)
+    with torch.no_grad():
+        score32 = model.score(E2E_CAPTION, pil)  # the package's own path, float32
+        pixels = model.preprocess(pil).unsqueeze(0)
+        text = model.blip.tokenizer(E2E_CAPTION, padding="max_length", truncation=True, max_length=35, return_tensors="pt")
+        reward = model.double().score_gard(text.input_ids, text.attention_mask, pixels.double())[:, 0]
+    assert abs(score32 - reward.item()) < 1e-4 * max(1.0, abs(reward.item())), (score32, reward.item())
+    print("end-to-end reward", reward.item(), "(float32 score():", score32, ")")
+    return {"pos_embed": state224["blip.visual_encoder.pos_embed"].float(), "pixels": pixels.float(),
+            "input_ids": text.input_ids.long(), "attention_mask": text.attention_mask.long(),
+            "reward": reward.float(), "stored": ((reward + 2) / 4).float()}
+
+
 def main():
     check_versions()
     parser = argparse.ArgumentParser()
@@ -249,16 +296,18 @@ def main():
         rewards = rewards[:, 0]
         stored = (rewards + 2) / 4
     print("rewards", rewards.tolist())
+    e2e = end_to_end(image_reward, real_blip, real_mlp, med_path, vocab_path, state, out)
     expected = {
         "pixels": pixels.float(), "input_ids": ids.long(), "attention_mask": mask.long(),
         "image_embeds": image_embeds.float(), "text_hidden": hidden.float(), "text_cls": cls.float(),
         "mlp": mlp.float(), "rewards": rewards.float(), "stored": stored.float(),
     }
+    expected.update({"e2e." + k: v for k, v in e2e.items()})
     save_file({k: v.contiguous() for k, v in expected.items()}, os.path.join(out, "expected.safetensors"),
               metadata={"generator": f"scripts/make_imagereward_fixtures.py; torch {torch.__version__}, transformers "
                                      f"{transformers.__version__}, timm {timm.__version__}, image-reward 1.5 "
                                      f"(sha256 {WHEEL_SHA256[:16]}...)",
-                        "captions": json.dumps(PAIR_CAPTIONS)})
+                        "captions": json.dumps(PAIR_CAPTIONS), "e2e.caption": E2E_CAPTION})
     shutil.copyfile(os.path.abspath(args.keys), os.path.join(out, "keys", "imagereward-keys.tsv"))
     shutil.rmtree(src_root, ignore_errors=True)
     print("wrote", out, "keys", len(state))

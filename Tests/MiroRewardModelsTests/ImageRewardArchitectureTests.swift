@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MiroEngine
+import MiroFormats
 import MiroIO
 import MiroRewardModels
 
@@ -90,5 +91,39 @@ struct ImageRewardArchitectureTests {
             _ = try ImageReward.load(weights: notACheckpoint, medConfig: ImageRewardFixtures.url("tiny/med_config.json"), vision: vision)
         }
         #expect(unreadable?.hasPrefix(notACheckpoint.path) == true, "\(unreadable ?? "no error")")
+    }
+}
+
+/// Finding the files where users have them: the Hugging Face cache's THUDM/ImageReward snapshot for the weights and
+/// med_config.json, and its bert-base-uncased snapshot for vocab.txt.
+struct ImageRewardFileDiscoveryTests {
+    @Test func findsTheFilesInTheHuggingFaceCache() throws {
+        let root = try imageRewardTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let fm = FileManager.default
+        func snapshot(_ repo: String) throws -> URL {
+            let folder = root.appendingPathComponent("models--\(repo.replacingOccurrences(of: "/", with: "--"))/snapshots/0123abc")
+            try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+            return folder
+        }
+        let cache = HuggingFaceCache(root: root)
+        let vocabFolder = try snapshot("bert-base-uncased")
+        try fm.copyItem(at: ImageRewardFixtures.url("tiny/vocab.txt"), to: vocabFolder.appendingPathComponent("vocab.txt"))
+        let ir = try snapshot("THUDM/ImageReward")
+        for name in ["ImageReward.pt", "med_config.json"] {
+            try fm.copyItem(at: ImageRewardFixtures.url("tiny/\(name)"), to: ir.appendingPathComponent(name))
+        }
+        // ~/.cache/ImageReward comes first when it holds the files; this machine's must not.
+        guard (try? ImageReward.weightsFile(in: ImageReward.defaultFolder)) == nil else { return }
+        let folder = try ImageReward.locateFolder(cache: cache)
+        #expect(folder.standardizedFileURL.path == ir.standardizedFileURL.path)
+        let pixels = try ImageRewardFixtures.tensor("pixels")
+        let scorer = try ImageRewardScore.load(folder: folder, preprocessor: FixturePixels(pixels: try pixels.floats(), size: 32),
+                                               vision: ImageRewardFixtures.vision, cache: cache)
+        #expect(scorer.tokenizer.wordPiece.path.hasPrefix(vocabFolder.path))
+        let empty = try imageRewardTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let message = imageRewardErrorMessage { _ = try ImageReward.locateFolder(cache: HuggingFaceCache(root: empty)) }
+        #expect(message?.contains("THUDM/ImageReward") == true, "\(message ?? "no error")")
     }
 }

@@ -75,6 +75,44 @@ struct ImageRewardParityTests {
         #expect(throws: (any Error).self) { try scorer.score(images: images, captions: Array(captions.dropLast())) }
     }
 
+    /// The same tiny model at the real 224 px scoring `e2e.png` through the package's own
+    /// `score(caption, PIL image)`: from its preprocessed pixels and the caption, the reward and stored value match.
+    /// (With the Pillow-exact `RewardImagePreprocessor`, `pixelValues(decoded e2e.png)` must equal `e2e.pixels`.)
+    @Test func endToEndAt224Pixels() throws {
+        let tensors = try tinyCheckpointTensors().map { name, t in
+            name == "blip.visual_encoder.pos_embed" ? (name, try ImageRewardFixtures.tensor("e2e.pos_embed")) : (name, t)
+        }
+        let folder = try tinySafeTensorsFolder(tensors)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var vision = ImageRewardFixtures.vision
+        vision.imageSize = 224
+        let model = try ImageReward.load(folder: folder, vision: vision)
+        let tokenizer = try BLIPTokenizer(vocabTXT: ImageRewardFixtures.url("tiny/vocab.txt").path)
+        let pixels = try ImageRewardFixtures.tensor("e2e.pixels")
+        let scorer = try ImageRewardScore(model: model, tokenizer: tokenizer,
+                                          preprocessor: FixturePixels(pixels: try pixels.floats(), size: 224))
+        let metadata = try TensorFiles.loadSafeTensors(ImageRewardFixtures.url("expected.safetensors")).metadata
+        let caption = try #require(metadata["e2e.caption"])
+        let (ids, _) = try scorer.tokens([caption])
+        #expect(try ids.toArray(Int64.self) == ImageRewardFixtures.tensor("e2e.input_ids").toArray(Int64.self))
+        let rewards = try scorer.rewards(images: [RGBImage(width: 1, height: 1)], captions: [caption])
+        try expectImageRewardClose(try Tensor(rewards), ImageRewardFixtures.tensor("e2e.reward"), "e2e reward")
+        let stored = try scorer.score(images: [RGBImage(width: 1, height: 1)], captions: [caption])
+        try expectImageRewardClose(try Tensor(stored), ImageRewardFixtures.tensor("e2e.stored"), "e2e stored")
+    }
+
+    /// Seeded random weights (the benchmark's model) give finite, seed-determined rewards.
+    @Test func randomWeightsAreSeeded() throws {
+        let med = try BLIPMedConfig.read(ImageRewardFixtures.url("tiny/med_config.json"))
+        let config = ImageRewardConfig(vision: ImageRewardFixtures.vision, med: med, projectionDim: 16)
+        let pixels = try ImageRewardFixtures.tensor("pixels")
+        let ids = try ImageRewardFixtures.tensor("input_ids"), mask = try ImageRewardFixtures.tensor("attention_mask")
+        let a = try ImageReward.random(config: config, seed: 7).rewards(pixels: pixels, ids: ids, mask: mask)
+        let b = try ImageReward.random(config: config, seed: 7).rewards(pixels: pixels, ids: ids, mask: mask)
+        let c = try ImageReward.random(config: config, seed: 8).rewards(pixels: pixels, ids: ids, mask: mask)
+        #expect(a == b && a != c && a.allSatisfy(\.isFinite))
+    }
+
     @Test func badInputsAreRefused() throws {
         let model = try ImageRewardFixtures.model()
         let ids = try ImageRewardFixtures.tensor("input_ids"), mask = try ImageRewardFixtures.tensor("attention_mask")

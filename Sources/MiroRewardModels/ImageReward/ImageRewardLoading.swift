@@ -8,6 +8,7 @@
 import Foundation
 import Logging
 import MiroEngine
+import MiroFormats
 
 extension ImageReward {
     public static let checkpointFileName = "ImageReward.pt"
@@ -44,6 +45,27 @@ extension ImageReward {
         }
         logger?.debug("ImageReward: loaded \(source.used.count) tensors", metadata: ["file": .string(source.path)])
         return model
+    }
+
+    /// Where `ImageReward.load("ImageReward-v1.0")` downloads its files (`hf_hub_download(..., local_dir=...)`):
+    /// `~/.cache/ImageReward`.
+    public static var defaultFolder: URL {
+        FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/ImageReward")
+    }
+
+    /// The first folder holding the weights and `med_config.json`: `~/.cache/ImageReward`, else the Hugging Face
+    /// cache's `THUDM/ImageReward` snapshot. Nothing is downloaded.
+    public static func locateFolder(cache: HuggingFaceCache = HuggingFaceCache()) throws -> URL {
+        var candidates = [defaultFolder]
+        if let snapshot = try? cache.snapshot(repoId: "THUDM/ImageReward") { candidates.append(snapshot) }
+        for folder in candidates where (try? weightsFile(in: folder)) != nil
+            && FileManager.default.fileExists(atPath: folder.appendingPathComponent(medConfigFileName).path) {
+            return folder
+        }
+        throw RewardModelError.file(
+            path: defaultFolder.path,
+            reason: "no \(checkpointFileName) + \(medConfigFileName) here nor in the Hugging Face cache (THUDM/ImageReward); "
+                + "download them from https://huggingface.co/THUDM/ImageReward")
     }
 
     /// The weights file of an ImageReward folder: `ImageReward.safetensors` if present, else `ImageReward.pt`.

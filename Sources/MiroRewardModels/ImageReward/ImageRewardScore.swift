@@ -1,4 +1,5 @@
-/// MIRO's `image_reward_score` (miro utils/rewards/image_reward.py, data/preprocess_data.py; rewards.md §3.3):
+/// Port of MIRO's `image_reward_score` (miro utils/rewards/image_reward.py, data/preprocess_data.py @547003a;
+/// rewards.md §3.3):
 /// ImageReward v1.0 scores prompt i against image i in one batched forward, and MIRO stores
 /// `(reward + 2) / 4`, which maps the reward's usual ±2 range onto [0, 1] (values outside are kept).
 ///
