@@ -40,7 +40,8 @@ HOW TO RUN (from the repository root, Debian bookworm, no venv, no network at ru
       tokens.json          the ids each reward's tokenizer call gives for a few captions (transformers'
                            CLIPTokenizerFast with padding=True, truncation=True, max_length=77, pad <|endoftext|>;
                            open_clip's tokenize: 77, zero padding), vocab from open_clip's bpe_simple_vocab_16e6.txt.gz.
-  * Deterministic: re-running gives the same tensors.
+  * Deterministic: re-running gives byte-identical files, except the order of the __metadata__ entries of
+    reference.safetensors (safetensors writes a hash map); the tensors are identical.
 """
 
 import argparse

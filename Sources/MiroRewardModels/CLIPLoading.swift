@@ -26,13 +26,7 @@ extension CLIPModel {
 
     /// Loads `repoId` (e.g. `yuvalkirstain/PickScore_v1`) from the local Hugging Face cache; nothing is downloaded.
     public static func load(repoId: String, revision: String = "main", cache: HuggingFaceCache = HuggingFaceCache()) throws -> CLIPModel {
-        let folder: URL
-        do {
-            folder = try cache.snapshot(repoId: repoId, revision: revision)
-        } catch {
-            throw RewardModelError.file(path: cache.root.path, reason: "\(error)")
-        }
-        return try load(folder: folder)
+        try load(folder: snapshot(repoId, cache, revision: revision))
     }
 
     /// Loads an open_clip / OpenAI state dict (`.pt` / `.pth` / `.bin` torch.save zip, or `.safetensors`) into

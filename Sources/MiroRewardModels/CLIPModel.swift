@@ -163,8 +163,8 @@ public final class CLIPModel: Module {
     }
 
     /// `get_text_features`: `[B, projection_dim]` (not normalised) for `ids` `[B, L]` (integer, each in
-    /// `0..<vocab_size`, L ≤ `max_position_embeddings`) and `mask` `[B, L]` (1 = token, 0 = padding; nil = all
-    /// ones, which is what open_clip does).
+    /// `0..<vocab_size`, L ≤ `max_position_embeddings`) and `mask` `[B, L]` (1 = token, 0 = padding, right-padded
+    /// as the CLIP processors pad; nil = all ones, which is what open_clip does).
     public func textFeatures(ids: Tensor, mask: Tensor? = nil) throws -> Tensor {
         let t = config.textConfig
         let shape = ids.shape
@@ -177,8 +177,16 @@ public final class CLIPModel: Module {
         guard !ids.dtype.isFloatingPoint, ids.dtype != .bool else {
             throw RewardModelError.input("input ids must be an integer tensor, got \(ids.dtype)")
         }
-        if let mask, mask.shape != shape {
-            throw RewardModelError.input("attention mask has shape \(mask.shape), input ids have \(shape)")
+        if let mask {
+            guard mask.shape == shape else {
+                throw RewardModelError.input("attention mask has shape \(mask.shape), input ids have \(shape)")
+            }
+            // With the causal mask, a query before the first real token would attend to nothing: transformers then
+            // averages padding uniformly, a fused kernel may give NaN. CLIP processors pad on the right; require it.
+            let first = try mask.select(1, 0).to(.float64).doubles()
+            if let row = first.firstIndex(of: 0) {
+                throw RewardModelError.input("attention mask row \(row) starts with padding; CLIP text is padded on the right")
+            }
         }
         let rows = try ids.to(.int64).toArray(Int64.self)
         if let bad = rows.first(where: { $0 < 0 || $0 >= Int64(t.vocabSize) }) {

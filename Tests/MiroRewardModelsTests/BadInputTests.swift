@@ -91,6 +91,10 @@ struct BadInputTests {
         #expect(vocabulary.contains("token id 49406 is outside the model's vocabulary 0..<512"), "\(vocabulary)")
         let unpaired = try #require(thrownDescription { _ = try reward.score(images: [try blankImage()], captions: ["a", "b"]) })
         #expect(unpaired.contains("pick_a_score_score"), "\(unpaired)")
+        let left = try #require(thrownDescription {
+            _ = try model.textFeatures(ids: Tensor([Int64(0), 1, 300], shape: [1, 3]), mask: Tensor([Int64(0), 1, 1], shape: [1, 3]))
+        })
+        #expect(left.contains("row 0 starts with padding"), "\(left)")
         let shape = try #require(thrownDescription { _ = try model.imageFeatures(pixelValues: Tensor.zeros([1, 3, 16, 16])) })
         #expect(shape.contains("[batch, 3, 32, 32]") && shape.contains("[1, 3, 16, 16]"), "\(shape)")
     }

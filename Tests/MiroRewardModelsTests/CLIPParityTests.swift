@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MiroEngine
+import MiroFormats
 import MiroIO
 import MiroRewardModels
 
@@ -102,5 +103,15 @@ struct CLIPParityTests {
         #expect(reward.name == "hpsv2_score")
         let scores = try reward.score(pixelValues: pixels, ids: ids, mask: nil)
         #expect(try relativeError(scores, Fixtures.reference("openclip\(bits).hpsv2_score")) < Self.tolerance)
+    }
+
+    @Test("an open_clip state dict converted to safetensors (miro convert) loads the same way")
+    func openCLIPSafeTensors() throws {
+        let checkpoint = try TorchCheckpoint(contentsOf: Fixtures.url("openclip-tiny-fp16.pt"), key: "state_dict")
+        let file = try temporaryDirectory().appendingPathComponent("hps.safetensors")
+        try SafeTensorsWriter.write(checkpoint.safeTensors, metadata: nil, to: file)
+        let config = try OpenCLIPModelConfig.load(Fixtures.url("openclip-tiny.json"))
+        let model = try CLIPModel.load(openCLIPCheckpoint: file, config: config)
+        try checkEmbeddings(model, tag: "openclip16", ids: Fixtures.reference("ids.openclip"), mask: nil)
     }
 }
