@@ -75,7 +75,8 @@ let graph: [String: [String]] = [
     "MiroPipeline": ["MiroEngine", "MiroNN", "MiroFormats", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes",
                      "MiroTokenizers", "MiroT5", "MiroVAE"],
     "MiroTraining": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline"],
-    "MiroEval": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining", "MiroT5", "MiroVAE"],
+    "MiroEval": ["MiroEngine", "MiroNN", "MiroFormats", "MiroOptim", "MiroModels", "MiroIO", "MiroImage", "MiroRewards", "MiroData", "MiroShapes", "MiroPipeline", "MiroTraining", "MiroT5", "MiroVAE",
+                 "MiroRewardModels"],
 ]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 /// Targets that log take a `Logger` (only the executable bootstraps logging).

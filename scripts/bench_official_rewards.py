@@ -20,7 +20,8 @@ BenchRewards.swift: 1000 + 7919·(i+1) mod 30000 for CLIP, the same mod 28000 fo
 reference pads them:
   aesthetic_score      OpenAI CLIP ViT-L/14 (open_clip "ViT-L-14-quickgelu": the architecture `clip.load` rebuilds)
                        encode_image → L2-normalise (0 → 1) → the LAION MLP 768-1024-128-64-16-1 → /10
-  openai_clip_score    the same CLIP, encode_image + encode_text (77 tokens, pad 0) → cosine
+  openai_clip_score    transformers CLIPModel openai/clip-vit-large-patch14 (the eval package's clip_openai): both
+                       towers, text padded to the longest caption → exp(logit_scale)·cos / 100
   pick_a_score_score   transformers CLIPModel with the laion ViT-H-14 config (PickScore_v1; SciScore is the same
                        model): get_image_features + get_text_features (padded to the longest caption, mask)
                        → exp(logit_scale)·cos / 100
@@ -120,39 +121,40 @@ def source_module(relative):
 
 def build(reward, tiny):
     """(callable(pixels, n_tokens) → scores, parameter count, detail)."""
-    if reward in ("aesthetic_score", "openai_clip_score"):
+    if reward == "aesthetic_score":
         model = open_clip_model("ViT-L-14-quickgelu", tiny, quick_gelu=True)
-        if reward == "aesthetic_score":
-            mlp = aesthetic_mlp(model.visual.output_dim)
-
-            def run(pixels, n):
-                f = model.encode_image(pixels)
-                norm = f.norm(dim=-1, keepdim=True)
-                norm[norm == 0] = 1
-                return mlp(f / norm).squeeze(-1) / 10
-            return run, count(model.visual) + count(mlp), "OpenAI CLIP ViT-L/14 image tower + aesthetic MLP"
+        mlp = aesthetic_mlp(model.visual.output_dim)
 
         def run(pixels, n):
-            i = torch.nn.functional.normalize(model.encode_image(pixels), dim=-1)
-            t = torch.nn.functional.normalize(model.encode_text(clip_ids(n, pixels.shape[0])), dim=-1)
-            return (i * t).sum(-1)
-        return run, count(model), "OpenAI CLIP ViT-L/14, 77 text tokens"
-    if reward == "pick_a_score_score":
+            f = model.encode_image(pixels)
+            norm = f.norm(dim=-1, keepdim=True)
+            norm[norm == 0] = 1
+            return mlp(f / norm).squeeze(-1) / 10
+        return run, count(model.visual) + count(mlp), "OpenAI CLIP ViT-L/14 image tower + aesthetic MLP"
+    if reward in ("pick_a_score_score", "openai_clip_score"):
         from transformers import CLIPConfig, CLIPModel
+        act = "gelu" if reward == "pick_a_score_score" else "quick_gelu"
         if tiny:
             config = CLIPConfig(text_config=dict(hidden_size=TINY["text_width"], intermediate_size=4 * TINY["text_width"],
                                                  num_hidden_layers=TINY["text_layers"], num_attention_heads=TINY["text_heads"],
-                                                 hidden_act="gelu"),
+                                                 hidden_act=act),
                                 vision_config=dict(hidden_size=TINY["vit_width"], intermediate_size=4 * TINY["vit_width"],
                                                    num_hidden_layers=TINY["vit_layers"], num_attention_heads=TINY["vit_heads"],
-                                                   image_size=TINY["image_size"], patch_size=TINY["patch"], hidden_act="gelu"),
+                                                   image_size=TINY["image_size"], patch_size=TINY["patch"], hidden_act=act),
                                 projection_dim=TINY["embed_dim"])
-        else:  # laion/CLIP-ViT-H-14-laion2B-s32B-b79K = yuvalkirstain/PickScore_v1 = Jialuo21/SciScore
+        elif reward == "pick_a_score_score":  # laion/CLIP-ViT-H-14-laion2B-s32B-b79K = PickScore_v1 = SciScore
             config = CLIPConfig(text_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
                                                  num_attention_heads=16, hidden_act="gelu"),
                                 vision_config=dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32,
                                                    num_attention_heads=16, image_size=224, patch_size=14, hidden_act="gelu"),
                                 projection_dim=1024)
+        else:  # openai/clip-vit-large-patch14
+            config = CLIPConfig(text_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                                 num_attention_heads=12, hidden_act="quick_gelu"),
+                                vision_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                                   num_attention_heads=16, image_size=224, patch_size=14,
+                                                   hidden_act="quick_gelu"),
+                                projection_dim=768)
         model = CLIPModel(config).eval()
 
         def run(pixels, n):
@@ -162,7 +164,8 @@ def build(reward, tiny):
             i = i / i.norm(dim=-1, keepdim=True)
             t = t / t.norm(dim=-1, keepdim=True)
             return model.logit_scale.exp() * (t * i).sum(-1) / 100
-        return run, count(model), "transformers CLIPModel ViT-H/14 (PickScore; SciScore is the same model)"
+        return run, count(model), ("transformers CLIPModel ViT-H/14 (PickScore; SciScore is the same model)"
+                                   if reward == "pick_a_score_score" else "transformers CLIPModel ViT-L/14 (OpenAI CLIP score)")
     if reward == "hpsv2_score":
         model = open_clip_model("ViT-H-14", tiny, quick_gelu=False)
 

@@ -28,7 +28,7 @@ MiroRewardModels: MiroIO MiroImage MiroTokenizers MiroRewards
 MiroDataPrep: MiroIO MiroImage MiroRewards MiroData MiroTokenizers MiroT5 MiroVAE
 MiroPipeline: MiroModels MiroIO MiroImage MiroShapes MiroTokenizers MiroT5 MiroVAE
 MiroTraining: MiroModels MiroOptim MiroData MiroIO MiroPipeline
-MiroEval: MiroTraining MiroPipeline MiroShapes
+MiroEval: MiroTraining MiroPipeline MiroShapes MiroRewardModels
 miro: *
 TABLE
 

@@ -214,6 +214,11 @@ public final class CLIPSimilarityReward: RewardModel, @unchecked Sendable {
     /// The stored values for ready pixel values and token ids (row i of each is one pair). HPSv2 ignores `mask`
     /// (open_clip's text tower has only the causal mask; with EOT pooling the padding cannot reach the pooled token).
     public func score(pixelValues: Tensor, ids: Tensor, mask: Tensor?) throws -> [Float] {
+        try Self.storedValues(kind: kind, model: model, pixelValues: pixelValues, ids: ids, mask: mask)
+    }
+
+    /// What `score(pixelValues:ids:mask:)` computes, for a bare model (the benchmark times this with random weights).
+    public static func storedValues(kind: Kind, model: CLIPModel, pixelValues: Tensor, ids: Tensor, mask: Tensor?) throws -> [Float] {
         guard pixelValues.rank >= 1, ids.rank >= 1, pixelValues.size(0) == ids.size(0) else {
             throw RewardModelError.input("\(pixelValues.shape) pixel values and \(ids.shape) token ids do not pair row by row")
         }

@@ -10,3 +10,7 @@ public protocol RewardImagePreprocessor: Sendable {
     /// One image as `3 × size × size` floats, channel-major, normalised: the reference's `pixel_values[i]`.
     func pixelValues(_ image: RGBImage) throws -> [Float]
 }
+
+// MiroImage's Pillow-exact preprocessors provide exactly these members.
+extension CLIPImagePreprocessing: RewardImagePreprocessor {}
+extension HPSv2Preprocessing: RewardImagePreprocessor {}

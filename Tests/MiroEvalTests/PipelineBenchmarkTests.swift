@@ -4,6 +4,7 @@ import MiroTestSupport
 import MiroEngine
 import MiroEval
 import MiroModels
+import MiroPipeline
 
 /// `PipelineBenchmark` (behind `miro bench pipeline`) on the tiny configuration: the same code path as the
 /// full-size benchmark (T5 encode → guided MIRO steps → VAE decode to uint8), in well under a second.
@@ -73,4 +74,18 @@ import MiroModels
         options.stages = []
         #expect(throws: (any Error).self) { _ = try PipelineBenchmark(options: options, logger: quietLogger) }
     }
+}
+
+/// `miro bench rewards` at tiny sizes: every reward builds, scores the batch, and gives finite values.
+@Test func rewardBenchmarkRunsEveryRewardAtTinySize() throws {
+    var o = RewardBenchmark.Options()
+    o.tiny = true
+    o.batch = 3
+    o.runs = 1
+    let results = try RewardBenchmark(options: o).run()
+    #expect(results.map(\.reward) == RewardBenchmark.rewards)
+    #expect(results.allSatisfy { $0.finite && $0.batch == 3 && $0.parameters > 0 && $0.seconds > 0 })
+    var bad = RewardBenchmark.Options()
+    bad.rewards = ["clip_score"]  // Jina-CLIP is not built here: refused by name
+    #expect(throws: InputError.self) { try RewardBenchmark(options: bad) }
 }

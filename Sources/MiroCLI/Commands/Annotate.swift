@@ -29,19 +29,21 @@ struct Annotate: ParsableCommand {
     @Option(help: "Samples per output shard for folder inputs (1…1000000).") var shardSize = 1000
     @Option(help: "Headerless TSV of synthetic captions (file_name, short, …, long), as --synthetic_captions; default: each sample's JSON.")
     var syntheticCaptions: String?
+    @OptionGroup var rewardModel: RewardModelOptions
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give input shards or folders") }
         try FlagCheck.range(batchSize, 1...4096, "--batch-size")
         try FlagCheck.range(shardSize, 1...1_000_000, "--shard-size")
-        _ = try FlagCheck.usage { try RewardRegistry.specs(rewards) }
+        _ = try FlagCheck.usage { try RewardRegistry.specs(rewards, files: try rewardModel.locations()) }
     }
 
     func run() throws {
         let logger = global.makeLogger("miro.annotate")
         threadOptions.apply()
-        var options = Annotator.Options(rewards: try FlagCheck.usage { try RewardRegistry.specs(rewards) })
+        let specs = try FlagCheck.usage { try RewardRegistry.specs(rewards, files: try rewardModel.locations(), batchSize: batchSize) }
+        var options = Annotator.Options(rewards: specs)
         options.batchSize = batchSize
         options.folderShardSize = shardSize
         options.syntheticCaptions = try syntheticCaptions.map { try SyntheticCaptionTable(url: URL(fileURLWithPath: $0)) }
@@ -76,43 +78,5 @@ final class PhaseBars {
     func finish() {
         bar?.finish()
         bar = nil
-    }
-}
-
-/// Reward names → how to build them, for `--rewards`.
-enum RewardRegistry {
-    /// The image decoder the commands use.
-    // LEAD: wire MiroImage's JPEG + PNG decoder here, e.g.
-    //   ImageDecoding { bytes, name in try ImageDecoder.decode(Data(bytes), name: name).<to RGBImage> }
-    static let imageDecoding = ImageDecoding.png
-
-    /// The VAE stage's centre crop + Pillow-bilinear resize.
-    // LEAD: wire MiroImage's Pillow-identical resize + centre crop here (CenterCrop 1:1, then Resize(size) bilinear
-    // with antialias); `cropOnly` refuses images whose centred square is not already `size`.
-    static let vaeTransform = VAEImageTransform.cropOnly
-
-    /// Every reward the commands know, by JSON key.
-    static let all: [RewardSpec] = [
-        // The Shapes world's programmatic rewards that look at the image only (any image works).
-        RewardSpec(name: "colorfulness_score", syntheticCaption: .imageOnly) { ColorfulnessReward() },
-        RewardSpec(name: "compressibility_score", syntheticCaption: .imageOnly) { CompressibilityReward() },
-        RewardSpec(name: "quality_score", syntheticCaption: .imageOnly) { QualityReward() },
-        // LEAD: add the neural rewards of MiroRewardModels here, each a factory loading its weights (rewards.md §1):
-        //   aesthetic_score (.imageOnly), image_reward_score (.short), pick_a_score_score (.short),
-        //   hpsv2_score (.short), sciscore_score (.short), openai_clip_score (.long? see rewards.md), …
-    ]
-
-    static var names: [String] { all.map(\.name) }
-
-    /// `a,b,c` → specs, in the order given; an unknown name is an error listing the known ones.
-    static func specs(_ list: String) throws -> [RewardSpec] {
-        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !names.isEmpty else { throw InputError("--rewards names no reward (known: \(self.names.joined(separator: ", ")))") }
-        return try names.map { name in
-            guard let spec = all.first(where: { $0.name == name }) else {
-                throw InputError("--rewards: unknown reward '\(name)' (known: \(self.names.joined(separator: ", ")))")
-            }
-            return spec
-        }
     }
 }

@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
         abstract: "Benchmarks: engine throughput (block), full MIRO training steps (train), data loading (data), text to image (pipeline).",
         discussion: "Without a subcommand, runs `block`. See docs/benchmarks.md for measured numbers.",
         // One entry per benchmark, each in a Bench<Name>.swift file.
-        subcommands: [BenchBlock.self, BenchTrain.self, BenchData.self, BenchPipeline.self],
+        subcommands: [BenchBlock.self, BenchTrain.self, BenchData.self, BenchPipeline.self, BenchRewards.self],
         defaultSubcommand: BenchBlock.self)
 }
 

@@ -10,9 +10,10 @@ import MiroTraining
 
 /// Sampling settings shared by `eval`, `demo` and `experiment`.
 struct EvalOptions: ParsableArguments {
-    @Option(help: "Euler steps for evaluation samples (1…\(Self.maxSteps)).") var evalSteps = 20
-    @Option(help: "Guidance weight for evaluation samples (0: reward-conditioned sampling without CFG).")
-    var evalGuidance = 1.0
+    @Option(help: "Euler steps for evaluation samples (1…\(Self.maxSteps); default 20, with --prompts the folder's own 50).")
+    var evalSteps: Int?
+    @Option(help: "Guidance weight for evaluation samples (0: reward-conditioned sampling without CFG; default 1, with --prompts 7).")
+    var evalGuidance: Double?
     @Option(help: "Images per ShapesEval prompt, 1…\(Self.maxPerPrompt) (GenEval uses 4).") var perPrompt = 4
     @Option(help: "Seed of the evaluation noise.") var evalSeed: UInt64 = 2024
     @Option(help: "First guided Euler step of evaluation samples (earlier steps run conditional-only).") var guidanceStart = 0
@@ -20,8 +21,8 @@ struct EvalOptions: ParsableArguments {
 
     func settings() -> ShapesPipeline.Settings {
         var s = ShapesPipeline.Settings()
-        s.steps = evalSteps
-        s.guidance = evalGuidance
+        s.steps = evalSteps ?? 20
+        s.guidance = evalGuidance ?? 1.0
         s.seed = evalSeed
         s.guidanceStartStep = guidanceStart
         s.guidanceEndStep = guidanceEnd
@@ -34,17 +35,19 @@ struct EvalOptions: ParsableArguments {
     func validate() throws {
         try FlagCheck.range(evalSteps, 1...Self.maxSteps, "--eval-steps")
         try FlagCheck.range(perPrompt, 1...Self.maxPerPrompt, "--per-prompt")
-        guard evalGuidance >= 0, evalGuidance.isFinite else { throw ValidationError("--eval-guidance must be ≥ 0 (got \(evalGuidance))") }
+        if let evalGuidance, !(evalGuidance >= 0 && evalGuidance.isFinite) {
+            throw ValidationError("--eval-guidance must be ≥ 0 (got \(evalGuidance))")
+        }
         try FlagCheck.range(guidanceStart, 0...Self.maxSteps, "--guidance-start")
         try FlagCheck.range(guidanceEnd, guidanceStart...Self.maxSteps, "--guidance-end", unit: " (from --guidance-start)")
     }
 }
 
 /// `miro eval --checkpoint DIR --suite shapes [--json PATH]`, or `miro eval --suite shapes --calibrate` (no model:
-/// ShapesEval's ceiling and floors on rendered images).
+/// ShapesEval's ceiling and floors on rendered images), or a prompt set scored with reward models (EvalPrompts.swift).
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a checkpoint: ShapesEval (GenEval-style, per category) and mean rewards; or calibrate ShapesEval.")
+        abstract: "Evaluate a checkpoint: ShapesEval (GenEval-style, per category) and mean rewards; or calibrate ShapesEval; or generate a prompt set and score it with reward models (--prompts / --score).")
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "A checkpoint file or a run directory (not with --calibrate).") var checkpoint: String?
@@ -73,8 +76,25 @@ struct Eval: ParsableCommand {
                              + "and with the detection threshold (docs/shapeseval-calibration.md); --eval-seed seeds the "
                              + "images, --json writes the result."))
     var calibrate = false
+    @Option(help: ArgumentHelp("Prompt-set evaluation of an official folder (--checkpoint): a prompt file (.jsonl with \"prompt\" "
+                               + "as GenEval's metadata, .tsv/.csv with a Prompt column as PartiPrompts, or one prompt per line); "
+                               + "--per-prompt images each go to --out in MIRO's generate_geneval layout, then --rewards scores them.",
+                               valueName: "file"))
+    var prompts: String?
+    @Option(help: "With --prompts: the output folder (resumable: finished prompts and rewards are kept).") var out: String?
+    @Option(name: .customLong("rewards"), help: ArgumentHelp("With --prompts or --score: reward models to score with, comma-separated "
+                                                           + "(annotate's names: aesthetic_score, pick_a_score_score, ...).", valueName: "list"))
+    var rewardList: String?
+    @Option(help: ArgumentHelp("Score the images of an existing folder in MIRO's generate_geneval layout (NNNNN/metadata.jsonl + "
+                               + "NNNNN/samples/*.png|jpg) without generating.", valueName: "dir"))
+    var score: String?
+    @Option(help: "With --prompts / --score: images per reward-model call (1…4096).") var batchSize = 16
+    @Option(help: "With --prompts: the FLAN-T5-XL folder (default as miro sample finds it).") var textEncoder: String?
+    @Option(help: "With --prompts: the SDXL VAE folder or file (default as miro sample finds it).") var vae: String?
+    @OptionGroup var rewardModel: RewardModelOptions
 
     func validate() throws {
+        if promptSetMode { return try validatePromptSet() }
         guard suite == "shapes" else { throw ValidationError("unknown --suite '\(suite)'; available: shapes") }
         if calibrate {
             // The calibration samples no model: a flag about sampling or about a model would silently do nothing.
@@ -116,6 +136,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         let logger = global.makeLogger("miro.eval")
         if calibrate { return try runCalibration() }
+        if promptSetMode { return try runPromptSet() }
         guard let checkpoint else { throw ValidationError("--checkpoint is required") }  // validate() ran; kept for safety
         Engine.useDefaultThreads()
         let pipeline = try ShapesPipeline(checkpoint: URL(fileURLWithPath: checkpoint))

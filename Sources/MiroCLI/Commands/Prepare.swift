@@ -32,6 +32,7 @@ struct Prepare: ParsableCommand {
     var syntheticCaptions: String?
     @Option(help: "VAE input side, a multiple of 8 (the trainer reads 256).") var imageSize = 256
     @Flag(help: "Do not write the bins cache.") var noBins = false
+    @OptionGroup var rewardModel: RewardModelOptions
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
@@ -39,7 +40,7 @@ struct Prepare: ParsableCommand {
         try FlagCheck.range(batchSize, 1...4096, "--batch-size")
         try FlagCheck.range(shardSize, 1...1_000_000, "--shard-size")
         guard (8...4096).contains(imageSize), imageSize % 8 == 0 else { throw ValidationError("--image-size must be a multiple of 8 in 8…4096 (got \(imageSize))") }
-        if let rewards { _ = try FlagCheck.usage { try RewardRegistry.specs(rewards) } }
+        if let rewards { _ = try FlagCheck.usage { try RewardRegistry.specs(rewards, files: try rewardModel.locations()) } }
     }
 
     func run() throws {
@@ -49,7 +50,9 @@ struct Prepare: ParsableCommand {
         let textFolder = try ComponentLocator().locate(.textEncoder, given: textEncoder, checkpoint: here, repo: "google/flan-t5-xl")
         let vaeFolder = try ComponentLocator().locate(.vae, given: vae, checkpoint: here, repo: "stabilityai/sdxl-vae")
         var options = Preparer.Options()
-        options.rewards = try rewards.map { list in try FlagCheck.usage { try RewardRegistry.specs(list) } } ?? []
+        options.rewards = try rewards.map { list in
+            try FlagCheck.usage { try RewardRegistry.specs(list, files: try rewardModel.locations(), batchSize: batchSize) }
+        } ?? []
         options.batchSize = batchSize
         options.folderShardSize = shardSize
         options.syntheticCaptions = try syntheticCaptions.map { try SyntheticCaptionTable(url: URL(fileURLWithPath: $0)) }

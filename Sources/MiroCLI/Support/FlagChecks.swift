@@ -117,6 +117,14 @@ enum PathCheck {
         guard FileManager.default.isReadableFile(atPath: path) else { throw ValidationError("\(flag) \(path) is not readable") }
     }
 
+    /// Throws unless `path` is a readable directory.
+    static func readableDirectory(_ path: String, _ flag: String) throws {
+        guard !path.isEmpty else { throw ValidationError("\(flag) must not be empty") }
+        guard let type = fileType(path) else { throw ValidationError("\(flag) \(path): no such directory") }
+        guard type == .typeDirectory else { throw ValidationError("\(flag) \(path) is \(describe(type)), not a directory") }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw ValidationError("\(flag) \(path) is not readable") }
+    }
+
     /// Throws unless `path` names a checkpoint candidate: an existing regular file or directory (what is inside
     /// is the loader's to judge).
     static func checkpoint(_ path: String, _ flag: String = "--checkpoint") throws {
