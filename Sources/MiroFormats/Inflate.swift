@@ -176,6 +176,21 @@ struct BitReader {
 
     func error(_ message: String) -> FormatError { .invalidLayout(path: path, message: "deflate: \(message)") }
 
+    /// Buffers at least `n` bits when the input has them (fewer near its end; never throws).
+    @inline(__always) mutating func fill(_ n: Int) {
+        while bitCount < n && position < bytes.count {
+            bitBuffer |= UInt64(bytes[position]) << UInt64(bitCount)
+            position += 1
+            bitCount += 8
+        }
+    }
+
+    /// Consumes `n ≤ bitCount` buffered bits.
+    @inline(__always) mutating func drop(_ n: Int) {
+        bitBuffer >>= UInt64(n)
+        bitCount -= n
+    }
+
     mutating func bits(_ n: Int) throws -> Int {
         while bitCount < n {
             guard position < bytes.count else { throw error("compressed data ends in the middle of a block (truncated file)") }
@@ -209,11 +224,14 @@ struct BitReader {
     }
 }
 
-/// A canonical Huffman decoder (RFC 1951 §3.2.2), decoding bit by bit over per-length counts (small and simple;
-/// the vocabulary file is ~1 MB, decoded once).
+/// A canonical Huffman decoder (RFC 1951 §3.2.2): codes of up to `fastBits` bits through one table lookup (PNG image
+/// data is megabytes), longer or invalid ones bit by bit over per-length counts.
 struct Huffman {
     var counts: [Int]   // number of codes of each length 0...15
     var symbols: [Int]  // symbols ordered by code
+    /// Indexed by the next `fastBits` input bits (LSB first): `length << 9 | symbol`, 0 for "not a short code".
+    var fast: [UInt16]
+    static let fastBits = 10
 
     /// A code from the file: rejected when over-subscribed (more codes of some length than the bits allow).
     init(lengths: [Int], reader: BitReader) throws {
@@ -238,9 +256,35 @@ struct Huffman {
             symbols[offsets[l]] = sym
             offsets[l] += 1
         }
+        // Canonical codes: consecutive within a length, in symbol order; the stream sends them MSB first, and the
+        // reader takes bits LSB first, so the table index is the bit-reversed code (every completion of it).
+        fast = [UInt16](repeating: 0, count: 1 << Self.fastBits)
+        var next = [Int](repeating: 0, count: 16)
+        var code = 0
+        for len in 1...15 {
+            code = (code + counts[len - 1]) << 1
+            next[len] = code
+        }
+        for (sym, len) in lengths.enumerated() where len != 0 {
+            let c = next[len]
+            next[len] += 1
+            guard len <= Self.fastBits, c < 1 << len else { continue }  // c ≥ 2^len: over-subscribed, rejected above
+            var reversed = 0
+            for b in 0..<len where c & (1 << b) != 0 { reversed |= 1 << (len - 1 - b) }
+            for index in stride(from: reversed, to: 1 << Self.fastBits, by: 1 << len) {
+                fast[index] = UInt16(len << 9 | sym)
+            }
+        }
     }
 
     func decode(_ r: inout BitReader) throws -> Int {
+        r.fill(Self.fastBits)
+        let entry = Int(fast[Int(r.bitBuffer & UInt64((1 << Self.fastBits) - 1))])
+        let len = entry >> 9
+        if entry != 0 && len <= r.bitCount {
+            r.drop(len)
+            return entry & 0x1FF
+        }
         var code = 0, first = 0, index = 0
         for len in 1...15 {
             code |= try r.bits(1)

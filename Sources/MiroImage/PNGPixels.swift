@@ -20,6 +20,9 @@ enum PNGPixels {
             }
             let rows = try unfilter(raw, from: offset, rowBytes: rowBytes, height: ph, bpp: max(1, header.bitsPerPixel / 8))
             offset += need
+            if !header.interlaced && header.depth == 8 && (header.colorType == 2 || header.colorType == 6) {
+                return rows  // already the RGB or RGBA bytes
+            }
             for y in 0..<ph {
                 let row = y * rowBytes
                 for x in 0..<pw {
@@ -77,21 +80,37 @@ enum PNGPixels {
     }
 
     /// Undoes PNG's per-row filters (None, Sub, Up, Average, Paeth) of `height` rows starting at `raw[start]`;
-    /// `bpp` is the byte distance to the "left" byte (whole bytes per pixel, at least 1).
+    /// `bpp` is the byte distance to the "left" byte (whole bytes per pixel, at least 1). The caller checked that
+    /// `raw` holds the rows.
     static func unfilter(_ raw: [UInt8], from start: Int, rowBytes: Int, height: Int, bpp: Int) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: rowBytes * height)
-        for y in 0..<height {
-            let src = start + y * (rowBytes + 1)
-            let filter = Int(raw[src])
-            guard filter <= 4 else { throw ImageError.png("unknown filter type \(filter) in row \(y)") }
-            let base = y * rowBytes
-            for i in 0..<rowBytes {
-                let x = Int(raw[src + 1 + i])
-                let a = i >= bpp ? Int(out[base + i - bpp]) : 0
-                let b = y > 0 ? Int(out[base - rowBytes + i]) : 0
-                let c = i >= bpp && y > 0 ? Int(out[base - rowBytes + i - bpp]) : 0
-                let predicted = PNG.predict(filter: filter, a, b, c) ?? 0
-                out[base + i] = UInt8(truncatingIfNeeded: x + predicted)
+        try raw.withUnsafeBufferPointer { src in
+            try out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<height {
+                    let s = start + y * (rowBytes + 1) + 1, d = y * rowBytes, up = d - rowBytes
+                    let filter = Int(src[s - 1])
+                    switch filter {
+                    case 0:
+                        for i in 0..<rowBytes { dst[d + i] = src[s + i] }
+                    case 1:
+                        for i in 0..<rowBytes { dst[d + i] = src[s + i] &+ (i >= bpp ? dst[d + i - bpp] : 0) }
+                    case 2:
+                        for i in 0..<rowBytes { dst[d + i] = src[s + i] &+ (y > 0 ? dst[up + i] : 0) }
+                    case 3:
+                        for i in 0..<rowBytes {
+                            let a = i >= bpp ? Int(dst[d + i - bpp]) : 0, b = y > 0 ? Int(dst[up + i]) : 0
+                            dst[d + i] = src[s + i] &+ UInt8(truncatingIfNeeded: (a + b) / 2)
+                        }
+                    case 4:
+                        for i in 0..<rowBytes {
+                            let a = i >= bpp ? Int(dst[d + i - bpp]) : 0, b = y > 0 ? Int(dst[up + i]) : 0
+                            let c = i >= bpp && y > 0 ? Int(dst[up + i - bpp]) : 0
+                            dst[d + i] = src[s + i] &+ UInt8(truncatingIfNeeded: PNG.predict(filter: 4, a, b, c) ?? 0)
+                        }
+                    default:
+                        throw ImageError.png("unknown filter type \(filter) in row \(y)")
+                    }
+                }
             }
         }
         return out

@@ -110,6 +110,7 @@ public enum PNGReader {
 /// The IHDR fields, validated.
 struct PNGHeader {
     let width: Int, height: Int, depth: Int, colorType: Int, interlaced: Bool
+    let samplesPerPixel: Int
 
     init(_ payload: [UInt8]) throws {
         guard payload.count == 13 else { throw ImageError.png("IHDR has \(payload.count) bytes, expected 13") }
@@ -135,9 +136,9 @@ struct PNGHeader {
         }
         guard payload[12] <= 1 else { throw ImageError.png("interlace method \(payload[12]) (only 0 and 1 exist)") }
         interlaced = payload[12] == 1
+        samplesPerPixel = [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colorType] ?? 1
     }
 
-    var samplesPerPixel: Int { [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colorType] ?? 1 }
     var bitsPerPixel: Int { samplesPerPixel * depth }
     var hasAlpha: Bool { colorType == 4 || colorType == 6 }
 }

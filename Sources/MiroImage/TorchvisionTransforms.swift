@@ -49,7 +49,7 @@ extension RGBImage8 {
 
     /// Shortest side to `size`, then the centred `size × size` crop: torchvision's
     /// `Compose([Resize(size, filter), CenterCrop(size)])`, the first two steps of the CLIP-style preprocessing.
-    public func resizedAndCentreCropped(to size: Int, filter: ResampleFilter) throws -> RGBImage8 {
+    public func resizedShortestSideAndCentreCropped(to size: Int, filter: ResampleFilter) throws -> RGBImage8 {
         try resizedShortestSide(to: size, filter: filter).centerCropped(width: size, height: size)
     }
 

@@ -29,7 +29,7 @@ struct ResampleParityTests {
             case "resize":
                 out = try source.resizedShortestSide(to: try #require(c.size), filter: try #require(ResampleFilter(rawValue: c.filter ?? "")))
             case "resize_crop":
-                out = try source.resizedAndCentreCropped(to: try #require(c.size), filter: try #require(ResampleFilter(rawValue: c.filter ?? "")))
+                out = try source.resizedShortestSideAndCentreCropped(to: try #require(c.size), filter: try #require(ResampleFilter(rawValue: c.filter ?? "")))
             case "center_crop":
                 out = try source.centerCropped(width: try #require(c.width), height: try #require(c.height))
             case "vae":
