@@ -146,7 +146,8 @@ let package = Package(
                                 "MiroEval", "MiroTestSupport"]),
         // Runs the built `miro` executable (it needs the product built beside it; the support target only for
         // editing checkpoint files).
-        tests("MiroCLITests", ["MiroTestSupport", "MiroImage", "MiroData", "MiroEngine", "MiroIO", "MiroVAE"]),
+        tests("MiroCLITests", ["MiroTestSupport", "MiroImage", "MiroData", "MiroEngine", "MiroIO", "MiroVAE", "MiroFormats",
+                               "MiroRewardModels", "MiroTokenizers"]),
     ],
     cxxLanguageStandard: torch2 ? .cxx20 : .cxx17
 )

@@ -7,7 +7,7 @@
 #   THREADS=2 (default) · REWARDS=aesthetic_score,openai_clip_score,pick_a_score_score,hpsv2_score,image_reward_score
 #   BATCH=4 · PYDEPS=dir of the --no-deps wheels · OUT=dir for the JSON files
 #
-# Each round runs Swift, then Python (one process each, nothing else should run on the machine). Printed per reward:
+# Each round runs every reward in its own process, Swift then Python (nothing else should run on the machine). Printed per reward:
 # images/s of each side (median over rounds), the ratio Swift/PyTorch (≥ 1.0: Swift at least as fast).
 # Needs about 6 GB free memory and, at full size on 2 cores, a few minutes per side per round.
 set -euo pipefail
@@ -43,19 +43,25 @@ fi
 miro=${MIRO:-.build/release/miro}
 
 echo "bench-rewards-vs-pytorch | $(date -u +%Y-%m-%dT%H:%MZ) | $rounds rounds | threads $threads | batch $batch | JSON in $out"
+# Each reward runs in a fresh process on each side (Swift, then PyTorch, then the next reward): a model never
+# runs in the memory another left behind, and the two sides of one reward are measured minutes apart at most.
 for round in $(seq 1 "$rounds"); do
-  echo "round $round | swift | load $(cut -d' ' -f1 /proc/loadavg)"
-  "$miro" bench rewards --threads "$threads" --rewards "$rewards" --batch "$batch" --json "${extra[@]}" >"$out/swift-$round.json"
-  echo "round $round | pytorch | load $(cut -d' ' -f1 /proc/loadavg)"
-  HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH=$deps:$site "$py" -W ignore scripts/bench_official_rewards.py \
-    --threads "$threads" --rewards "$rewards" --batch "$batch" --json "${extra[@]}" >"$out/pytorch-$round.json"
+  for reward in ${rewards//,/ }; do
+    echo "round $round | $reward | swift | load $(cut -d' ' -f1 /proc/loadavg)"
+    "$miro" bench rewards --threads "$threads" --rewards "$reward" --batch "$batch" --json "${extra[@]}" >"$out/swift-$round-$reward.json"
+    echo "round $round | $reward | pytorch | load $(cut -d' ' -f1 /proc/loadavg)"
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH=$deps:$site "$py" -W ignore scripts/bench_official_rewards.py \
+      --threads "$threads" --rewards "$reward" --batch "$batch" --json "${extra[@]}" >"$out/pytorch-$round-$reward.json"
+  done
 done
 
-"$py" - "$out" "$rounds" <<'PY'
+"$py" - "$out" "$rounds" "$rewards" <<'PY'
 import json, statistics, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
-runs = {impl: [json.load(open(f"{out}/{impl}-{r}.json")) for r in range(1, rounds + 1)] for impl in ("swift", "pytorch")}
-order = runs["swift"][0]["order"]
+out, rounds, order = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
+def merged(impl, r):
+    parts = [json.load(open(f"{out}/{impl}-{r}-{name}.json")) for name in order]
+    return dict(parts[0], rewards={k: v for p in parts for k, v in p["rewards"].items()}, order=order)
+runs = {impl: [merged(impl, r) for r in range(1, rounds + 1)] for impl in ("swift", "pytorch")}
 print()
 print(f"per reward: images/s = median over {rounds} rounds (each round: batch / median batch seconds)")
 print(f"{'reward':20s} {'Swift':>8s} {'PyTorch':>8s} {'Swift/PyT':>10s}   rounds (Swift | PyTorch)")

@@ -14,50 +14,17 @@ public enum ComponentFiles {
         try TensorFiles.saveNPY(try embedding.to(dtype).contiguous(), to: url)
     }
 
-    /// An 8-bit PNG as RGB bytes (H × W × 3): grey is replicated and alpha dropped, as PIL's `convert("RGB")`.
-    public static func rgbBytes(_ png: PNGImage, source: String) throws -> [UInt8] {
-        let n = png.width * png.height
-        guard png.bytes.count == n * png.channels else {
-            throw InputError("\(source): \(png.bytes.count) pixel bytes for \(png.width)×\(png.height)×\(png.channels)")
+    /// An image file (JPEG or PNG, decoded as Pillow's `convert("RGB")`) → (1, 3, size, size) in [−1, 1] as stage
+    /// `vae` feeds the VAE: `CenterCrop` to the largest centred square, `Resize(size)` (Pillow bilinear, antialiased;
+    /// byte-identical to Pillow), then `ToTensor` + `Normalize(0.5, 0.5)`.
+    public static func imageTensor(file url: URL, size: Int) throws -> Tensor {
+        let image: RGBImage8
+        do {
+            image = try ImageDecoder.decode(contentsOf: url.path).centreCroppedToSquareAndResized(to: size)
+        } catch {
+            throw InputError("\(url.path): \(error)")
         }
-        switch png.channels {
-        case 3: return png.bytes
-        case 4: return (0..<n).flatMap { i in png.bytes[(4 * i)..<(4 * i + 3)] }
-        case 1: return png.bytes.flatMap { [$0, $0, $0] }
-        case 2: return (0..<n).flatMap { i in [UInt8](repeating: png.bytes[2 * i], count: 3) }
-        default: throw InputError("\(source): \(png.channels) channels per pixel are not an image this reader knows")
-        }
-    }
-
-    /// torchvision `center_crop` to the largest centred square: offsets `int(round((W − s) / 2))` with Python's
-    /// round-half-to-even. Returns the square's bytes and side.
-    public static func centerCropSquare(_ bytes: [UInt8], width: Int, height: Int) -> (bytes: [UInt8], side: Int) {
-        let side = min(width, height)
-        let left = Int((Double(width - side) / 2).rounded(.toNearestOrEven))
-        let top = Int((Double(height - side) / 2).rounded(.toNearestOrEven))
-        var out = [UInt8]()
-        out.reserveCapacity(side * side * 3)
-        for y in top..<(top + side) {
-            let row = (y * width + left) * 3
-            out += bytes[row..<(row + side * 3)]
-        }
-        return (out, side)
-    }
-
-    /// A PNG file → (1, 3, size, size) in [−1, 1] as stage `vae` feeds the VAE: centre crop to a square, then
-    /// `ToTensor` + `Normalize(0.5, 0.5)`. The square must already be `size` pixels: Pillow-identical resizing
-    /// (the official `Resize(size)`, bilinear with antialias) is not ported yet, so other sizes are refused.
-    public static func imageTensor(png url: URL, size: Int) throws -> Tensor {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw InputError("cannot read \(url.path)") }
-        let png: PNGImage
-        do { png = try PNGReader.decode(data) } catch { throw InputError("\(url.path): not a PNG this reader can decode (\(error))") }
-        let (square, side) = centerCropSquare(try rgbBytes(png, source: url.path), width: png.width, height: png.height)
-        guard side == size else {
-            throw InputError("\(url.path): its centred square is \(side)×\(side), not \(size)×\(size); resize it first "
-                             + "(Pillow-identical resizing is not in miro-swift yet)")
-        }
-        let pixels = try Tensor(square, shape: [1, side, side, 3])
-        return try VAEImages.fromUInt8(pixels)
+        return try VAEImages.fromUInt8(try Tensor(image.pixels, shape: [1, size, size, 3]))
     }
 
     /// Stored latents (`vae_embeddings_mean_*`, (4, h, w) or (B, 4, h, w), any float dtype) → the VAE's input batch.

@@ -98,18 +98,23 @@ final class CLIPAttention: Module {
     /// The reference computes `softmax(q·scale · kᵀ + additive_mask) · v` with `finfo.min` additive masks; the
     /// engine's fused scaled-dot-product attention with a boolean mask gives the same probabilities (a masked
     /// score's weight is exactly 0 in both) to float32 rounding, ~1e-7 relative.
-    func callAsFunction(_ x: Tensor, mask: Tensor?) throws -> Tensor {
+    ///
+    /// `queries`: only the first `queries` positions ask (the output is `[B, queries, hidden]`); every position
+    /// is still a key and a value. nil: all of them.
+    func callAsFunction(_ x: Tensor, mask: Tensor?, queries: Int? = nil) throws -> Tensor {
         let shape = x.shape
         let (batch, length, width) = (shape[0], shape[1], shape[2])
+        let asking = queries ?? length
         let headDim = width / heads
-        func split(_ t: Tensor) throws -> Tensor {
+        func split(_ t: Tensor, _ n: Int) throws -> Tensor {
             // tensor.view(bsz, seq_len, num_heads, head_dim).transpose(1, 2)
-            try t.reshaped([batch, length, heads, headDim]).transposed(1, 2)
+            try t.reshaped([batch, n, heads, headDim]).transposed(1, 2)
         }
-        let q = try split(qProj(x)), k = try split(kProj(x)), v = try split(vProj(x))
+        let q = try split(qProj(asking == length ? x : x.slice(1, 0, asking)), asking)
+        let k = try split(kProj(x), length), v = try split(vProj(x), length)
         let attended = try Tensor.scaledDotProductAttention(q, k, v, mask: mask, scale: 1 / Double(headDim).squareRoot())
         // attn_output.transpose(1, 2).reshape(bsz, tgt_len, embed_dim)
-        return try outProj(attended.transposed(1, 2).reshaped([batch, length, width]))
+        return try outProj(attended.transposed(1, 2).reshaped([batch, asking, width]))
     }
 }
 
@@ -158,8 +163,10 @@ final class CLIPEncoderLayer: Module {
         layerNorm2 = try RewardLayerNorm(key + ".layer_norm2", dim: g.hidden, eps: g.eps, origin: "\(g.section).hidden_size", source: source)
     }
 
-    func callAsFunction(_ x: Tensor, mask: Tensor?) throws -> Tensor {
-        let h = try x + selfAttn(layerNorm1(x), mask: mask)
+    /// `rows`: compute only the first `rows` outputs (they still attend to every position).
+    func callAsFunction(_ x: Tensor, mask: Tensor?, rows: Int? = nil) throws -> Tensor {
+        let kept = try rows.map { try x.slice(1, 0, $0) } ?? x
+        let h = try kept + selfAttn(layerNorm1(x), mask: mask, queries: rows)
         return try h + mlp(layerNorm2(h))
     }
 }
@@ -173,9 +180,11 @@ final class CLIPEncoder: Module {
         layers = try (0..<g.layers).map { try CLIPEncoderLayer("\(key).layers.\($0)", g, source: source) }
     }
 
-    func callAsFunction(_ x: Tensor, mask: Tensor?) throws -> Tensor {
+    /// `lastLayerRows`: the last layer computes only its first `lastLayerRows` outputs — all a pooled read-out of
+    /// the class token needs (the vision tower pools position 0 and nothing else reads the last layer).
+    func callAsFunction(_ x: Tensor, mask: Tensor?, lastLayerRows: Int? = nil) throws -> Tensor {
         var h = x
-        for layer in layers { h = try layer(h, mask: mask) }
+        for (i, layer) in layers.enumerated() { h = try layer(h, mask: mask, rows: i == layers.count - 1 ? lastLayerRows : nil) }
         return h
     }
 }

@@ -61,7 +61,14 @@ struct ComponentCommandsTests {
         try #require(decoded.status == 0, "\(decoded.output)")
         let image = try PNGReader.decode(try Data(contentsOf: images.appendingPathComponent("wide.vae_embeddings_mean_32.0.png")))
         #expect(image.width == 32 && image.height == 32)
-        let refused = try CLI.run(["vae", "encode", "--vae", vae, png.path, "--size", "64", "--out", latents.path])
-        #expect(refused.status != 0 && refused.output.contains("wide.png") && refused.output.contains("32×32"), "\(refused.output)")
+        // Another side: centre crop then Pillow's bilinear resize (MiroImage, byte-identical to Pillow).
+        let resized = try CLI.run(["vae", "encode", "--vae", vae, png.path, "--size", "64", "--out", latents.path])
+        try #require(resized.status == 0, "\(resized.output)")
+        let header = String(decoding: try Data(contentsOf: latents.appendingPathComponent("wide.vae_embeddings_mean_64.npy")).prefix(128), as: UTF8.self)
+        #expect(header.contains("(4, 16, 16)"), "\(header)")
+        let broken = dir.appendingPathComponent("broken.jpg")
+        try Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 16]).write(to: broken)
+        let refused = try CLI.run(["vae", "encode", "--vae", vae, broken.path, "--size", "32", "--out", latents.path])
+        #expect(refused.status != 0 && refused.output.contains("broken.jpg"), "\(refused.output)")
     }
 }

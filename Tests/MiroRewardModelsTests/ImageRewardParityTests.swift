@@ -28,6 +28,22 @@ struct ImageRewardParityTests {
         try check(model, ".pt")
     }
 
+    /// `rewards` cuts the text after the longest caption; the fixture's captions are padded to 35, and the
+    /// rewards stay those of the reference (which ran on all 35 positions).
+    @Test func cuttingTheTextPaddingKeepsTheRewards() throws {
+        let model = try ImageRewardFixtures.model()
+        let mask = try ImageRewardFixtures.tensor("attention_mask")
+        // the rows with padding (one fixture caption fills all 35 positions, which would leave nothing to cut)
+        let lengths = try mask.to(.int64).sum([1]).toArray(Int64.self)
+        let padded = lengths.indices.filter { lengths[$0] < Int64(mask.size(1)) }
+        #expect(padded.count >= 2, "the fixture needs captions with padding")
+        let rows = try Tensor(padded.map(Int64.init), shape: [padded.count])
+        let cut = try model.rewards(pixels: ImageRewardFixtures.tensor("pixels").indexSelect(0, rows),
+                                    ids: ImageRewardFixtures.tensor("input_ids").indexSelect(0, rows), mask: mask.indexSelect(0, rows))
+        try expectImageRewardClose(try Tensor(cut, shape: [cut.count]), ImageRewardFixtures.tensor("rewards").indexSelect(0, rows),
+                                   "rewards, padding cut")
+    }
+
     /// The same tensors as safetensors (what `miro convert` writes), without the tensors scoring never reads.
     @Test func safeTensorsWithoutTheUnusedTensors() throws {
         let unused: Set<String> = ["blip.vision_proj.weight", "blip.vision_proj.bias", "blip.text_proj.weight",

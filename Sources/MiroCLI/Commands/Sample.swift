@@ -58,7 +58,11 @@ struct Sample: ParsableCommand {
     @Option(help: "First guided step (earlier steps run conditional-only).") var guidanceStart = 0
     @Option(help: "Last guided step (inclusive).") var guidanceEnd: Int?
     @Option(help: "Test-time scaling: draw N candidates per image (1…\(Self.maxBestOf)) and keep the best by --select-by.") var bestOf = 1
-    @Option(help: "Reward used by --best-of.") var selectBy = "alignment_score"
+    @Option(help: ArgumentHelp("Reward used by --best-of: a Shapes reward for training checkpoints (default alignment_score); "
+                               + "for official folders one of miro annotate's rewards (aesthetic_score, pick_a_score_score, ...).",
+                               valueName: "reward"))
+    var selectBy: String?
+    @OptionGroup var rewardModel: RewardModelOptions
     @Flag(help: "Also write all images as one grid PNG.") var grid = false
     @Flag(help: "Use the raw training weights instead of the EMA weights.") var rawWeights = false
     @Option(help: "Output directory (created when missing).") var out = "samples"
@@ -125,6 +129,7 @@ struct Sample: ParsableCommand {
         settings.seed = seed
         try pipeline.validate(settings.rewardTargets, option: "--reward")
         try pipeline.validate(settings.negativeRewardTargets, option: "--negative-reward")
+        let selectBy = self.selectBy ?? "alignment_score"
         if bestOf > 1, !pipeline.rewardKeys.contains(selectBy) && !ShapesRewards.keys.contains(selectBy) {
             throw ValidationError("--select-by '\(selectBy)' is not a reward; valid: \(ShapesRewards.keys.joined(separator: ", "))")
         }

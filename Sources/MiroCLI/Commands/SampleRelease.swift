@@ -5,7 +5,9 @@ import MiroEngine
 import MiroFormats
 import MiroIO
 import MiroImage
+import MiroDataPrep
 import MiroPipeline
+import MiroRewards
 import MiroShapes
 import MiroTraining
 import Logging
@@ -15,9 +17,16 @@ import Logging
 /// linear preview); the latents as .npy beside the PNGs.
 extension Sample {
     func validateRelease() throws {
-        guard bestOf == 1, guidanceStart == 0, guidanceEnd == nil, !rawWeights, !grid else {
-            throw ValidationError("--best-of, --guidance-start/--guidance-end, --raw-weights and --grid apply to training "
+        guard guidanceStart == 0, guidanceEnd == nil, !rawWeights, !grid else {
+            throw ValidationError("--guidance-start/--guidance-end, --raw-weights and --grid apply to training "
                                   + "checkpoints; an official folder samples as MiroPipeline does")
+        }
+        if bestOf > 1 {
+            guard let selectBy else {
+                throw ValidationError("--best-of on an official folder needs --select-by, one of \(RewardRegistry.names.joined(separator: ", "))")
+            }
+            _ = try FlagCheck.usage { try RewardRegistry.specs(selectBy, files: try rewardModel.locations()) }
+            if decoder == "preview" { throw ValidationError("--best-of scores decoded images: use --decoder vae or taesd, not preview") }
         }
         if let guidance {
             do { try SamplingChecks.guidance(guidance, option: "--guidance") } catch { throw ValidationError("\(error)") }
@@ -94,7 +103,12 @@ extension Sample {
         settings.guidance = guidance ?? settings.guidance
         settings.rewardTargets = try RewardTargets.parse(rewards, option: "--reward")
         settings.negativeRewardTargets = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
-        settings.numImagesPerPrompt = n
+        // --best-of: n × N candidates in one batch per prompt (one noise draw); image k keeps the best of its N.
+        settings.numImagesPerPrompt = n * bestOf
+        let selector = try bestOf > 1 ? BestOfSelector(name: selectBy ?? "", files: try rewardModel.locations(), count: bestOf) : nil
+        if selector != nil, latentDecoder == nil {
+            throw ValidationError("--best-of scores decoded images, and no VAE or TAESD was found (see --vae / --decoder)")
+        }
         try pipeline.validate(settings.rewardTargets, option: "--reward")
         try pipeline.validate(settings.negativeRewardTargets, option: "--negative-reward")
         let seed = self.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
@@ -126,9 +140,18 @@ extension Sample {
             print("latents \(latents.shape) float32 \(latentsURL.path)")
             if let latentDecoder {
                 let start = Date()
-                let images = try pipeline.decode(latents, decoder: latentDecoder)
+                var images = try pipeline.decode(latents, decoder: latentDecoder)
                 logger.info("decoded \(images.count) image(s) with \(latentDecoder.name) in \(String(format: "%.1f", Date().timeIntervalSince(start)))s")
-                try saveDecoded(images, decoder: latentDecoder, folder: folder, label: input.label, settings: s, outDir: outDir)
+                var extra: [String: Any] = [:]
+                if let selector {
+                    let chosen = try selector.select(images, caption: input.label)
+                    print("best of \(bestOf) by \(selector.name): candidates " + chosen.map { "\($0.index) (\(String(format: "%.4f", $0.score)))" }
+                        .joined(separator: ", "))
+                    images = chosen.map { images[$0.index] }
+                    extra = ["best_of": bestOf, "select_by": selector.name, "candidate_scores": chosen.map(\.all),
+                             "chosen_candidates": chosen.map(\.index)]
+                }
+                try saveDecoded(images, decoder: latentDecoder, folder: folder, label: input.label, settings: s, outDir: outDir, extra: extra)
             } else {
                 try saveImages(latents, folder: folder, label: input.label, settings: s, outDir: outDir)
             }
@@ -196,7 +219,7 @@ extension Sample {
 
     /// Decoded 8-bit images, written byte for byte as MiroPipeline returns them.
     private func saveDecoded(_ images: [UInt8Image], decoder: any LatentDecoder, folder: ReleaseFolder, label: String,
-                             settings: ReleasePipeline.Settings, outDir: URL) throws {
+                             settings: ReleasePipeline.Settings, outDir: URL, extra: [String: Any] = [:]) throws {
         let approximate = decoder is TinyLatentDecoder
         for (k, image) in images.enumerated() {
             let suffix = approximate ? ".taesd" : ""
@@ -206,11 +229,49 @@ extension Sample {
                 width: image.width, height: image.height, model: folder.directory.path, rewardTargets: settings.rewardTargets,
                 negativeRewardTargets: settings.negativeRewardTargets, negativeText: "uncond_embedding.npy",
                 version: Miro.version)
-            let miro = try metadata.miroChunk(extra: ["decoder": decoder.name, "decoder_kind": approximate ? "taesd" : "vae"])
+            var fields: [String: Any] = ["decoder": decoder.name, "decoder_kind": approximate ? "taesd" : "vae"]
+            if let chosen = extra["chosen_candidates"] as? [Int], let scores = extra["candidate_scores"] as? [[Double]], k < chosen.count {
+                fields["best_of"] = extra["best_of"]
+                fields["select_by"] = extra["select_by"]
+                fields["candidate"] = chosen[k]
+                fields["candidate_scores"] = scores[k]
+            }
+            let miro = try metadata.miroChunk(extra: fields)
             let png = try PNG.encode(bytes: image.bytes, width: image.width, height: image.height, alpha: false,
                                      text: [metadata.parameters, miro])
             try PNG.writeAtomically(png, to: url)
             print("saved \(url.path)")
+        }
+    }
+}
+
+/// `--best-of N --select-by REWARD` on an official folder: scores the n × N decoded candidates of a prompt with the
+/// reward (loaded once, on first use) and keeps, for image k, the best of candidates k·N ..< (k+1)·N (ties: the
+/// first). Candidate c of a prompt is image c of its one noise draw.
+final class BestOfSelector {
+    let name: String
+    let count: Int
+    private let spec: RewardSpec
+    private var model: (any RewardModel)?
+
+    init(name: String, files: [String: URL], count: Int) throws {
+        guard let spec = try RewardRegistry.specs(name, files: files).first else { throw InputError("--select-by names no reward") }
+        self.name = name
+        self.count = count
+        self.spec = spec
+    }
+
+    /// Per kept image: the chosen candidate's index into `images`, its score, and all N scores of its group.
+    func select(_ images: [UInt8Image], caption: String) throws -> [(index: Int, score: Double, all: [Double])] {
+        let model = try self.model ?? spec.make()
+        self.model = model
+        let floats = try images.map { try RGBImage8(width: $0.width, height: $0.height, pixels: $0.bytes).rgbImage }
+        let scores = try model.score(images: floats, captions: Array(repeating: caption, count: images.count)).map(Double.init)
+        return stride(from: 0, to: images.count, by: count).map { start in
+            let group = Array(scores[start..<min(start + count, scores.count)])
+            var best = 0
+            for (i, v) in group.enumerated() where v > group[best] { best = i }
+            return (start + best, group[best], group)
         }
     }
 }

@@ -10,29 +10,29 @@ import MiroVAE
 struct VAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae",
-        abstract: "SDXL VAE: PNG images ⇄ latent mean/std .npy (the enriched-shard members).",
+        abstract: "SDXL VAE: JPEG/PNG images ⇄ latent mean/std .npy (the enriched-shard members).",
         subcommands: [Encode.self, Decode.self])
 
     struct Encode: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Encode PNGs into <name>.vae_embeddings_mean_<size>.npy and _std_<size>.npy (float16, (4, size/8, size/8) for the SDXL VAE).",
+            abstract: "Encode JPEG/PNG images into <name>.vae_embeddings_mean_<size>.npy and _std_<size>.npy (float16, (4, size/8, size/8) for the SDXL VAE).",
             discussion: """
-                As stage `vae` of data/preprocess_data.py: centre crop to a square, [-1, 1], the SDXL VAE's posterior \
-                mean and std (exp(0.5·clamp(logvar, -30, 20))), unscaled, cast to float16. The square must already be \
-                --size pixels (Pillow-identical resizing is not ported yet). The official script runs under bf16 \
+                As stage `vae` of data/preprocess_data.py: centre crop to a square, resize to --size (Pillow bilinear, \
+                byte-identical), [-1, 1], the SDXL VAE's posterior mean and std (exp(0.5·clamp(logvar, -30, 20))), \
+                unscaled, cast to float16. The official script runs under bf16 \
                 autocast; this computes in float32.
                 """)
         @OptionGroup var global: GlobalOptions
         @Option(help: "The SDXL VAE: a diffusers folder or one .safetensors file (default: $MIRO_VAE, then the Hugging Face cache).")
         var vae: String?
-        @Argument(help: "PNG images.") var images: [String]
+        @Argument(help: "JPEG or PNG images.") var images: [String]
         @Option(help: "Image side, a multiple of 8 (the shards store 256 and 512).") var size = 256
         @Option(help: "Output directory (created when missing).") var out: String
         @OptionGroup var threadOptions: ThreadOptions
 
         func validate() throws {
             guard (8...4096).contains(size), size % 8 == 0 else { throw ValidationError("--size must be a multiple of 8 in 8…4096, got \(size)") }
-            guard !images.isEmpty else { throw ValidationError("give PNG images") }
+            guard !images.isEmpty else { throw ValidationError("give JPEG or PNG images") }
             try PathCheck.writable(out, "--out", as: .directory)
         }
 
@@ -49,7 +49,7 @@ struct VAECommand: ParsableCommand {
             let t0 = Date()
             for (i, path) in images.enumerated() {
                 let url = URL(fileURLWithPath: path)
-                let posterior = try withoutGrad { try model.encode(try ComponentFiles.imageTensor(png: url, size: size)) }
+                let posterior = try withoutGrad { try model.encode(try ComponentFiles.imageTensor(file: url, size: size)) }
                 let name = url.deletingPathExtension().lastPathComponent
                 for (what, t) in [("mean", posterior.mean), ("std", posterior.std)] {
                     let file = outDir.appendingPathComponent("\(name).vae_embeddings_\(what)_\(size).npy")

@@ -135,9 +135,18 @@ enum RewardRegistry {
             guard let path else {
                 return try CLIPSimilarityReward.load(kind: kind, preprocessor: CLIPImagePreprocessing.huggingFaceCLIP, batchSize: batchSize)
             }
+            guard fm.fileExists(atPath: path.appendingPathComponent("config.json").path) else {
+                throw InputError("--reward-model \(name)=\(path.path): no config.json there (a transformers CLIP folder, e.g. \(kind.modelRepository))")
+            }
             // the tokenizer files: the folder's own, else the repository the reference's processor comes from
-            let tokenizer = fm.fileExists(atPath: path.appendingPathComponent("vocab.json").path) ? path
-                : try kind.tokenizerRepository.map { try HuggingFaceCache().snapshot(repoId: $0) }
+            var tokenizer = path
+            if !fm.fileExists(atPath: path.appendingPathComponent("vocab.json").path), let repo = kind.tokenizerRepository {
+                do {
+                    tokenizer = try HuggingFaceCache().snapshot(repoId: repo)
+                } catch {
+                    throw InputError("\(path.path) has no vocab.json + merges.txt, and the tokenizer's repository is not at hand: \(error)")
+                }
+            }
             return try CLIPSimilarityReward.load(kind: kind, modelFolder: path, tokenizerFolder: tokenizer,
                                                  preprocessor: CLIPImagePreprocessing.huggingFaceCLIP, batchSize: batchSize)
         }
