@@ -86,3 +86,70 @@ struct RewardCommandTests {
         #expect(order == ["aesthetic_score", "openai_clip_score", "pick_a_score_score", "hpsv2_score", "image_reward_score"])
     }
 }
+
+/// Rewards on the tiny random official folder of scripts/make_pipeline_fixtures.py: best-of-N sampling and a
+/// prompt-set evaluation, end to end through the CLI.
+@Suite(.serialized)
+struct ReleaseRewardCommandTests {
+    static func tinyFolder(in dir: URL) throws -> URL {
+        let checkpoint = dir.appendingPathComponent("miro_tiny")
+        try FileManager.default.copyItem(at: SamplePromptParityTests.fixtures.appendingPathComponent("miro_tiny"), to: checkpoint)
+        return checkpoint
+    }
+
+    /// `--best-of 3 --select-by colorfulness_score`: one PNG, and its `miro` chunk names the chosen candidate,
+    /// which has the highest of the three scores it lists.
+    @Test func bestOfKeepsTheHighestScoringCandidate() throws {
+        let dir = try CLI.scratch()
+        let checkpoint = try Self.tinyFolder(in: dir)
+        let out = dir.appendingPathComponent("out")
+        let run = try CLI.run(["sample", "--checkpoint", checkpoint.path, "a red cube", "--decoder", "vae", "--seed", "3",
+                               "--steps", "2", "-n", "1", "--best-of", "3", "--select-by", "colorfulness_score", "--out", out.path])
+        try #require(run.status == 0, "\(run.output)")
+        let pngs = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".png") }
+        try #require(pngs.count == 1, "\(pngs)")
+        let png = try PNGReader.decode(try Data(contentsOf: out.appendingPathComponent(pngs[0])))
+        let chunk = try #require(png.text.first { $0.key == "miro" }?.value)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(chunk.utf8)) as? [String: Any])
+        let scores = try #require(json["candidate_scores"] as? [Double])
+        let chosen = try #require(json["candidate"] as? Int)
+        #expect(scores.count == 3 && json["select_by"] as? String == "colorfulness_score")
+        #expect(scores[chosen] == scores.max(), "\(scores) chose \(chosen)")
+        // an official folder needs the reward named
+        let unnamed = try CLI.run(["sample", "--checkpoint", checkpoint.path, "a red cube", "--best-of", "2", "--out", out.path])
+        #expect(unnamed.status != 0 && unnamed.output.contains("--select-by"), "\(unnamed.output)")
+    }
+
+    /// `miro eval --prompts` generates 2 prompts × 2 images into the generate_geneval layout and scores them;
+    /// a rerun regenerates nothing and scores nothing new; `--score` reads the folder alone.
+    @Test func promptSetEvaluationGeneratesScoresAndResumes() throws {
+        let dir = try CLI.scratch()
+        let checkpoint = try Self.tinyFolder(in: dir)
+        let prompts = dir.appendingPathComponent("prompts.jsonl")
+        try Data("{\"tag\": \"colors\", \"prompt\": \"a red cube\"}\n{\"tag\": \"counting\", \"prompt\": \"two blue balls\"}\n".utf8)
+            .write(to: prompts)
+        let out = dir.appendingPathComponent("eval")
+        let args = ["eval", "--checkpoint", checkpoint.path, "--prompts", prompts.path, "--rewards", "colorfulness_score,quality_score",
+                    "--out", out.path, "--per-prompt", "2", "--eval-steps", "2", "--eval-seed", "5", "--threads", "1"]
+        let first = try CLI.run(args)
+        try #require(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("generated 2 prompt(s); 0 were already complete"), "\(first.output)")
+        for p in ["00000/samples/0000.png", "00000/samples/0001.png", "00001/samples/0001.png", "00001/metadata.jsonl", "hparams.json"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(p).path), "\(p)")
+        }
+        let metadata = try String(contentsOf: out.appendingPathComponent("00001/metadata.jsonl"), encoding: .utf8)
+        #expect(metadata == "{\"prompt\": \"two blue balls\", \"tag\": \"counting\"}\n")
+        let lines = try String(contentsOf: out.appendingPathComponent("rewards.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 4 && lines.allSatisfy { $0.contains("colorfulness_score") && $0.contains("quality_score") })
+        let results = try Data(contentsOf: out.appendingPathComponent("rewards.jsonl"))
+        let second = try CLI.run(args)
+        try #require(second.status == 0, "\(second.output)")
+        #expect(second.output.contains("generated 0 prompt(s); 2 were already complete"), "\(second.output)")
+        #expect(try Data(contentsOf: out.appendingPathComponent("rewards.jsonl")) == results)
+        let scored = try CLI.run(["eval", "--score", out.path, "--rewards", "colorfulness_score"])
+        #expect(scored.status == 0 && scored.output.contains("4 images of 2 prompts"), "\(scored.output)")
+        // other settings into the same folder would mix two evaluations
+        let other = try CLI.run(args.map { $0 == "5" ? "6" : $0 })
+        #expect(other.status != 0 && other.output.contains("hparams.json"), "\(other.output)")
+    }
+}

@@ -92,6 +92,7 @@ struct Eval: ParsableCommand {
     @Option(help: "With --prompts: the FLAN-T5-XL folder (default as miro sample finds it).") var textEncoder: String?
     @Option(help: "With --prompts: the SDXL VAE folder or file (default as miro sample finds it).") var vae: String?
     @OptionGroup var rewardModel: RewardModelOptions
+    @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
         if promptSetMode { return try validatePromptSet() }
@@ -138,7 +139,7 @@ struct Eval: ParsableCommand {
         if calibrate { return try runCalibration() }
         if promptSetMode { return try runPromptSet() }
         guard let checkpoint else { throw ValidationError("--checkpoint is required") }  // validate() ran; kept for safety
-        Engine.useDefaultThreads()
+        threadOptions.apply()
         let pipeline = try ShapesPipeline(checkpoint: URL(fileURLWithPath: checkpoint))
         var settings = evaluation.settings()
         settings.rewardTargets = try RewardTargets.parse(rewards, option: "--reward")

@@ -40,7 +40,7 @@ extension Eval {
 
     func runPromptSet() throws {
         let logger = global.makeLogger("miro.eval")
-        Engine.useDefaultThreads()
+        threadOptions.apply()
         let folder: GenerationFolder
         if let score {
             folder = GenerationFolder(root: URL(fileURLWithPath: score))
