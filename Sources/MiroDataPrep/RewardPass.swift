@@ -98,9 +98,21 @@ struct RewardPass {
         func flush() throws {
             guard !pending.isEmpty else { return }
             let images = pending.map(\.image)
-            let original = try model.score(images: images, captions: pending.map(\.captions.original))
-            let synthetic = reward.syntheticCaption == .imageOnly
-                ? original : try model.score(images: images, captions: pending.map { $0.captions.synthetic(reward.syntheticCaption) })
+            let originals = pending.map(\.captions.original)
+            let synthetics = reward.syntheticCaption == .imageOnly ? originals : pending.map { $0.captions.synthetic(reward.syntheticCaption) }
+            let original: [Float], synthetic: [Float]
+            if synthetics == originals {
+                // the same inputs give the same scores: one pass (image-only rewards; data without synthetic captions)
+                original = try model.score(images: images, captions: originals)
+                synthetic = original
+            } else if let shared = model as? any CaptionSetsRewardModel {
+                // both captions against one image pass (the vision tower is most of the work)
+                let both = try shared.score(images: images, captionSets: [originals, synthetics])
+                (original, synthetic) = (both[0], both[1])
+            } else {
+                original = try model.score(images: images, captions: originals)
+                synthetic = try model.score(images: images, captions: synthetics)
+            }
             guard original.count == pending.count, synthetic.count == pending.count else {
                 throw DataPrepError.input(path: reward.name, reason: "the model returned \(original.count) and \(synthetic.count) scores for \(pending.count) images")
             }

@@ -107,7 +107,7 @@ public final class AestheticReward: RewardModel, @unchecked Sendable {
 }
 
 /// The image–text similarity rewards: PickScore, SciScore, HPSv2 and the OpenAI CLIP score.
-public final class CLIPSimilarityReward: RewardModel, @unchecked Sendable {
+public final class CLIPSimilarityReward: CaptionSetsRewardModel, @unchecked Sendable {
     // @unchecked: the model's tensors are only read after loading (inference; no mutation through this type).
 
     /// Which reward: its JSON key, its tokenisation and its formula.
@@ -197,10 +197,19 @@ public final class CLIPSimilarityReward: RewardModel, @unchecked Sendable {
     }
 
     public func score(images: [RGBImage], captions: [String]) throws -> [Float] {
-        try checkPairing(images: images, captions: captions)
-        var out: [Float] = []
+        try score(images: images, captionSets: [captions])[0]
+    }
+
+    /// Each batch's image features once, then every caption list against them.
+    public func score(images: [RGBImage], captionSets: [[String]]) throws -> [[Float]] {
+        for captions in captionSets { try checkPairing(images: images, captions: captions) }
+        var out = [[Float]](repeating: [], count: captionSets.count)
         for range in batchRanges(count: images.count, size: batchSize) {
-            out += try score(pixelValues: pixelBatch(images[range], preprocessor), captions: Array(captions[range]))
+            let image = try model.imageFeatures(pixelValues: pixelBatch(images[range], preprocessor))
+            for (k, captions) in captionSets.enumerated() {
+                let (ids, mask) = try tokenize(Array(captions[range]))
+                out[k] += try Self.storedValues(kind: kind, model: model, imageFeatures: image, ids: ids, mask: mask)
+            }
         }
         return out
     }
@@ -222,7 +231,14 @@ public final class CLIPSimilarityReward: RewardModel, @unchecked Sendable {
         guard pixelValues.rank >= 1, ids.rank >= 1, pixelValues.size(0) == ids.size(0) else {
             throw RewardModelError.input("\(pixelValues.shape) pixel values and \(ids.shape) token ids do not pair row by row")
         }
-        let image = try model.imageFeatures(pixelValues: pixelValues)
+        return try storedValues(kind: kind, model: model, imageFeatures: model.imageFeatures(pixelValues: pixelValues), ids: ids, mask: mask)
+    }
+
+    /// The stored values from image features already computed (`get_image_features`, unnormalised).
+    static func storedValues(kind: Kind, model: CLIPModel, imageFeatures image: Tensor, ids: Tensor, mask: Tensor?) throws -> [Float] {
+        guard image.rank == 2, ids.rank == 2, image.size(0) == ids.size(0) else {
+            throw RewardModelError.input("\(image.shape) image features and \(ids.shape) token ids do not pair row by row")
+        }
         let text = try model.textFeatures(ids: ids, mask: kind == .hpsv2 ? nil : mask)
         return try withoutGrad {
             // diag(î · t̂ᵀ) without the off-diagonal products

@@ -20,6 +20,13 @@ extension RewardModel {
     }
 }
 
+/// A reward that scores one batch of images against several caption lists at once, computing the image side
+/// (a CLIP or BLIP vision tower: most of the cost) once: `score(images:captionSets:)[k]` equals
+/// `score(images:captions: captionSets[k])`. Annotation uses it for the original and the synthetic caption.
+public protocol CaptionSetsRewardModel: RewardModel {
+    func score(images: [RGBImage], captionSets: [[String]]) throws -> [[Float]]
+}
+
 /// A reward that looks at the image only (quality, colourfulness, compressibility): it scores one
 /// image, and the caption-pairing batch method comes for free.
 public protocol ImageRewardModel: RewardModel {

@@ -78,6 +78,23 @@ struct RewardCommandTests {
         #expect(missing.status != 0 && missing.output.contains(dir.path), "\(missing.output)")
     }
 
+    /// Annotation scores the original and the synthetic caption against one image pass: the same numbers as two calls.
+    @Test func captionSetsShareTheImagePassAndGiveTheSameScores() throws {
+        let dir = try CLI.scratch()
+        let folder = try Self.tinyCLIPFolder(in: dir)
+        let reward = try CLIPSimilarityReward.load(kind: .pickScore, modelFolder: folder, preprocessor: CLIPImagePreprocessing.huggingFaceCLIP,
+                                                   batchSize: 2)
+        let images = (0..<3).map { i in
+            RGBImage(width: 50 + 7 * i, height: 40, pixels: (0..<((50 + 7 * i) * 40 * 3)).map { Float(($0 * (i + 3)) % 255) / 255 })
+        }
+        let a = ["a red cube on a table", "two cats", "a lighthouse at dusk, oil painting"]
+        let b = ["a cube", "a photo of two small grey cats sleeping on a sofa", "dusk"]
+        let both = try reward.score(images: images, captionSets: [a, b])
+        #expect(both[0] == (try reward.score(images: images, captions: a)))
+        #expect(both[1] == (try reward.score(images: images, captions: b)))
+        #expect(both[0] != both[1])
+    }
+
     @Test func benchRewardsRunsAtTinySize() throws {
         let run = try CLI.run(["bench", "rewards", "--size", "tiny", "--batch", "2", "--runs", "1", "--threads", "1", "--json"])
         try #require(run.status == 0, "\(run.output)")

@@ -108,7 +108,8 @@ func failure(_ body: () throws -> Void) -> String? {
         let report = try annotator(tars, out, [TestReward.spec("a_score", .long, counter: counter),
                                                TestReward.spec("b_score", .short, counter: counter)]).run()
         #expect(counter.get("a_score.loads") == 0, "every shard was scored with a_score before the crash")
-        #expect(counter.get("b_score.loads") == 1 && counter.get("b_score.calls") == 2 * 2 * 2, "two shards left, 2 batches × 2 captions")
+        // two shards left, 2 batches each; a batch whose short captions all equal the originals takes one call, else two
+        #expect(counter.get("b_score.loads") == 1 && (4...8).contains(counter.get("b_score.calls")), "two shards left, 2 batches × 1–2 captions")
         #expect(report.computedScores == 2 && report.computedShards == 3)
         let after = try FileManager.default.attributesOfItem(atPath: markers.appendingPathComponent(before[0]).path)[.modificationDate] as? Date
         #expect(stamp != nil && stamp == after, "a finished unit is not redone")

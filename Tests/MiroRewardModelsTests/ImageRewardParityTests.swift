@@ -88,6 +88,11 @@ struct ImageRewardParityTests {
         try expectImageRewardClose(try Tensor(stored), want, "stored (RGBImage path, batches of 3)")
         try expectImageRewardClose(try Tensor(scorer.score(pixels: pixels, ids: ids, mask: mask)), want, "stored (tensor path)")
         #expect(ImageRewardScore.storedValue(reward: -2) == 0 && ImageRewardScore.storedValue(reward: 2) == 1)
+        // two caption lists against one vision pass give what two separate calls give, bit for bit
+        let other = Array(captions.reversed())
+        let both = try scorer.score(images: images, captionSets: [captions, other])
+        #expect(both.count == 2 && both[0] == stored)
+        #expect(both[1] == (try scorer.score(images: images, captions: other)))
         #expect(throws: (any Error).self) { try scorer.score(images: images, captions: Array(captions.dropLast())) }
     }
 

@@ -135,23 +135,38 @@ public final class ImageReward: Module {
     }
 
     /// The standardised rewards `[B]` (`score_gard`).
-    ///
-    /// The text is cut after the batch's longest caption first: the padding behind it (35 tokens in all, as
-    /// ImageReward tokenizes) only adds keys whose weight is exp(−10000) = 0 in float32 and query rows the
-    /// [CLS] read-out never sees, so the rewards are the same for less work.
     public func rewards(pixels: Tensor, ids: Tensor, mask: Tensor) throws -> [Float] {
-        var (ids, mask) = (ids, mask)
-        if mask.rank == 2, ids.shape == mask.shape, mask.size(1) > 1 {
-            let length = mask.size(1)
-            let rows = try mask.to(.int64).contiguous().toArray(Int64.self)
-            let real = (0..<mask.size(0)).map { b in rows[(b * length)..<((b + 1) * length)].prefix { $0 != 0 }.count }
-            let rightPadded = (0..<mask.size(0)).allSatisfy { b in rows[(b * length + real[b])..<((b + 1) * length)].allSatisfy { $0 == 0 } }
-            if let used = real.max(), rightPadded, used >= 1, used < length {
-                ids = try ids.slice(1, 0, used)
-                mask = try mask.slice(1, 0, used)
+        try rewards(pixels: pixels, texts: [(ids, mask)])[0]
+    }
+
+    /// The standardised rewards of the same images against several tokenized caption lists, the vision tower run
+    /// once. Each text is cut after its batch's longest caption first: the padding behind it (35 tokens in all, as
+    /// ImageReward tokenizes) only adds keys whose weight is exp(−10000) = 0 in float32 and query rows the [CLS]
+    /// read-out never sees, so the rewards are the same for less work.
+    public func rewards(pixels: Tensor, texts: [(ids: Tensor, mask: Tensor)]) throws -> [[Float]] {
+        try withoutGrad {
+            var imageEmbeds: Tensor? = nil
+            return try texts.map { text in
+                let (ids, mask) = try Self.cutPadding(ids: text.ids, mask: text.mask)
+                let (image, tokens, keep) = try checkedInputs(pixels: pixels, ids: ids, mask: mask)
+                let embeds = try imageEmbeds ?? blip.visualEncoder(image)
+                imageEmbeds = embeds
+                let hidden = try blip.textEncoder(ids: tokens, mask: keep, image: embeds)
+                return try ((mlp(hidden.select(1, 0)) - ImageRewardConfig.rewardMean) / ImageRewardConfig.rewardStd)
+                    .squeezed(1).floats()
             }
         }
-        return try forward(pixels: pixels, ids: ids, mask: mask).rewards.floats()
+    }
+
+    /// `ids` and `mask` cut after the longest row when every row is right-padded; unchanged otherwise.
+    static func cutPadding(ids: Tensor, mask: Tensor) throws -> (Tensor, Tensor) {
+        guard mask.rank == 2, ids.shape == mask.shape, mask.size(1) > 1 else { return (ids, mask) }
+        let length = mask.size(1)
+        let rows = try mask.to(.int64).contiguous().toArray(Int64.self)
+        let real = (0..<mask.size(0)).map { b in rows[(b * length)..<((b + 1) * length)].prefix { $0 != 0 }.count }
+        let rightPadded = (0..<mask.size(0)).allSatisfy { b in rows[(b * length + real[b])..<((b + 1) * length)].allSatisfy { $0 == 0 } }
+        guard let used = real.max(), rightPadded, used >= 1, used < length else { return (ids, mask) }
+        return (try ids.slice(1, 0, used), try mask.slice(1, 0, used))
     }
 
     private func checkedInputs(pixels: Tensor, ids: Tensor, mask: Tensor) throws -> (Tensor, Tensor, Tensor) {

@@ -24,7 +24,7 @@ import MiroTokenizers
 ///
 /// `@unchecked Sendable`: the model and tokenizer are immutable after construction and the forward only reads the
 /// weights (libtorch inference on shared read-only tensors is thread-safe).
-public final class ImageRewardScore: RewardModel, @unchecked Sendable {
+public final class ImageRewardScore: CaptionSetsRewardModel, @unchecked Sendable {
     public let name = "image_reward_score"
     public let model: ImageReward
     public let tokenizer: BLIPTokenizer
@@ -94,11 +94,19 @@ public final class ImageRewardScore: RewardModel, @unchecked Sendable {
         try rewards(images: images, captions: captions).map(Self.storedValue)
     }
 
+    /// The stored values against several caption lists, each batch's images through the vision tower once.
+    public func score(images: [RGBImage], captionSets: [[String]]) throws -> [[Float]] {
+        try rewards(images: images, captionSets: captionSets).map { $0.map(Self.storedValue) }
+    }
+
     /// The standardised rewards (what the `image-reward` package's `score` returns and MIRO's eval reports).
     public func rewards(images: [RGBImage], captions: [String]) throws -> [Float] {
-        try checkPairing(images: images, captions: captions)
-        var out: [Float] = []
-        out.reserveCapacity(images.count)
+        try rewards(images: images, captionSets: [captions])[0]
+    }
+
+    func rewards(images: [RGBImage], captionSets: [[String]]) throws -> [[Float]] {
+        for captions in captionSets { try checkPairing(images: images, captions: captions) }
+        var out = [[Float]](repeating: [], count: captionSets.count)
         var start = 0
         while start < images.count {
             let end = min(start + batchSize, images.count)
@@ -112,9 +120,9 @@ public final class ImageRewardScore: RewardModel, @unchecked Sendable {
                 }
                 pixels += values
             }
-            let (ids, mask) = try tokens(Array(captions[start..<end]))
+            let texts = try captionSets.map { try tokens(Array($0[start..<end])) }
             let batch = try Tensor(pixels, shape: [end - start, 3, size, size])
-            out += try model.rewards(pixels: batch, ids: ids, mask: mask)
+            for (k, values) in try model.rewards(pixels: batch, texts: texts).enumerated() { out[k] += values }
             start = end
         }
         return out
