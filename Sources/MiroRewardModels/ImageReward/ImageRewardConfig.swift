@@ -4,6 +4,7 @@
 /// the vision width, the unused 256-wide contrastive projections, and the MLP head on the BERT width.
 
 import Foundation
+import MiroFormats
 
 /// The BLIP vision transformer's geometry (`VisionTransformer(img_size, patch_size=16, embed_dim, depth,
 /// num_heads)`; `mlp_ratio` 4, `qkv_bias` True, LayerNorm eps 1e-6 are the class defaults BLIP keeps).
@@ -166,7 +167,7 @@ public struct BLIPMedConfig: Codable, Sendable, Equatable {
         do {
             config = try JSONDecoder().decode(BLIPMedConfig.self, from: data)
         } catch let error as DecodingError {
-            throw RewardModelError.file(path: url.path, reason: describeDecodingError(error))
+            throw RewardModelError.file(path: url.path, reason: error.configFieldDescription)
         } catch {
             throw RewardModelError.file(path: url.path, reason: "\(error)")
         }
@@ -207,26 +208,5 @@ public struct ImageRewardConfig: Sendable, Equatable {
         guard projectionDim >= 1, projectionDim <= 1 << 20 else {
             throw RewardModelError.input("projection width must be in 1...\(1 << 20), got \(projectionDim)")
         }
-    }
-}
-
-/// A `DecodingError` in words that name the field.
-private func describeDecodingError(_ error: DecodingError) -> String {
-    func field(_ path: [any CodingKey]) -> String {
-        path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "'"
-    }
-    switch error {
-    case .typeMismatch(let type, let context):
-        return "field \(field(context.codingPath)) must be \(type): \(context.debugDescription)"
-    case .valueNotFound(let type, let context):
-        return "field \(field(context.codingPath)) must be \(type), found null"
-    case .keyNotFound(let key, let context):
-        return "missing field '\(key.stringValue)' in \(field(context.codingPath))"
-    case .dataCorrupted(let context):
-        return context.codingPath.isEmpty
-            ? "not valid JSON (\(context.underlyingError.map { "\($0)" } ?? context.debugDescription))"
-            : "field \(field(context.codingPath)): \(context.debugDescription)"
-    @unknown default:
-        return "\(error)"
     }
 }
