@@ -349,8 +349,8 @@ public final class PipelineBenchmark {
     private func millions(_ n: Int) -> String { String(format: "%.2fM params", Double(n) / 1e6) }
 }
 
-/// Wall-clock seconds of `body`.
-private func elapsed(_ body: () throws -> Void) throws -> Double {
+/// Wall-clock seconds of `body` (also the reward benchmark's clock).
+func elapsed(_ body: () throws -> Void) throws -> Double {
     let t0 = DispatchTime.now().uptimeNanoseconds
     try body()
     return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import MiroEngine
 import MiroPipeline
@@ -160,12 +159,12 @@ public struct RewardBenchmark {
         var results: [Result] = []
         for reward in options.rewards {
             var built: (run: () throws -> [Float], parameters: Int, detail: String)?
-            let buildSeconds = try seconds { built = try build(reward) }
+            let buildSeconds = try elapsed { built = try build(reward) }
             guard let built else { throw InputError("\(reward) was not built") }
             var scores: [Float] = []
-            let warm = try seconds { scores = try built.run() }
+            let warm = try elapsed { scores = try built.run() }
             var runs: [Double] = []
-            for _ in 0..<options.runs { runs.append(try seconds { scores = try built.run() }) }
+            for _ in 0..<options.runs { runs.append(try elapsed { scores = try built.run() }) }
             let result = Result(reward: reward, seconds: upperMedian(runs), runs: runs, warmupSeconds: warm,
                                 buildSeconds: buildSeconds, parameters: built.parameters, detail: built.detail,
                                 finite: scores.count == options.batch && scores.allSatisfy(\.isFinite), batch: options.batch)
@@ -173,11 +172,5 @@ public struct RewardBenchmark {
             results.append(result)
         }
         return results
-    }
-
-    private func seconds(_ body: () throws -> Void) throws -> Double {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     }
 }

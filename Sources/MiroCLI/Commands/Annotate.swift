@@ -66,13 +66,16 @@ final class PhaseBars {
     private var phase = ""
     private var bar: ProgressBar?
 
-    func update(_ p: PrepProgress) {
-        if p.phase != phase {
+    func update(_ p: PrepProgress) { update(phase: p.phase, done: p.done, total: p.total) }
+
+    /// A new phase name finishes the current bar and starts the next.
+    func update(phase name: String, done: Int, total: Int) {
+        if name != phase {
             bar?.finish()
-            phase = p.phase
-            bar = ProgressBar(p.phase, total: p.total, unit: "images")
+            phase = name
+            bar = ProgressBar(name, total: total, unit: "images")
         }
-        bar?.update(p.done)
+        bar?.update(done)
     }
 
     func finish() {

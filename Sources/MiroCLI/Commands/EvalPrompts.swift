@@ -52,17 +52,11 @@ extension Eval {
         let scoring = try RewardScoring(folder: folder, batchSize: batchSize) { url in
             try ImageDecoder.decode(contentsOf: url.path).rgbImage
         }
-        var bar: ProgressBar?
-        var current = ""
+        let bars = PhaseBars()
         let report = try scoring.run(specs.map { spec in RewardScoring.Scorer(name: spec.name) { try spec.make() } }) { name, done, total in
-            if name != current {
-                bar?.finish()
-                current = name
-                bar = ProgressBar(name, total: total, unit: "images")
-            }
-            bar?.update(done)
+            bars.update(phase: name, done: done, total: total)
         }
-        bar?.finish()
+        bars.finish()
         print("\(report.images) images of \(report.prompts) prompts in \(folder.root.path); mean ± standard error over images:")
         for line in report.table { print(line) }
         if !report.unreadable.isEmpty {
