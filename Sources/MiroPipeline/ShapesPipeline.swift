@@ -156,7 +156,7 @@ public final class ShapesPipeline {
         var chosen = 0
         if count > 1, let selectBy {
             let scores = try selectBy.score(images: candidates, captions: Array(repeating: prompt, count: candidates.count))
-            chosen = scores.indices.max { scores[$0] < scores[$1] } ?? 0
+            chosen = BestOfSelection.best(scores) ?? 0
         }
         return (candidates[chosen], settings.seed &+ UInt64(chosen))
     }

@@ -105,8 +105,10 @@ extension Sample {
         settings.negativeRewardTargets = try RewardTargets.parse(negativeRewards, option: "--negative-reward")
         // --best-of: n × N candidates in one batch per prompt (one noise draw); image k keeps the best of its N.
         settings.numImagesPerPrompt = n * bestOf
-        let selector = try bestOf > 1 ? BestOfSelector(name: selectBy ?? "", files: try rewardModel.locations(), count: bestOf) : nil
-        if selector != nil, latentDecoder == nil {
+        // the --select-by reward, loaded when the first candidates are decoded
+        let selectSpec = try bestOf > 1 ? RewardRegistry.specs(selectBy ?? "", files: try rewardModel.locations()).first : nil
+        var selectModel: (any RewardModel)?
+        if selectSpec != nil, latentDecoder == nil {
             throw ValidationError("--best-of scores decoded images, and no VAE or TAESD was found (see --vae / --decoder)")
         }
         try pipeline.validate(settings.rewardTargets, option: "--reward")
@@ -142,16 +144,18 @@ extension Sample {
                 let start = Date()
                 var images = try pipeline.decode(latents, decoder: latentDecoder)
                 logger.info("decoded \(images.count) image(s) with \(latentDecoder.name) in \(String(format: "%.1f", Date().timeIntervalSince(start)))s")
-                var extra: [String: Any] = [:]
-                if let selector {
-                    let chosen = try selector.select(images, caption: input.label)
-                    print("best of \(bestOf) by \(selector.name): candidates " + chosen.map { "\($0.index) (\(String(format: "%.4f", $0.score)))" }
+                var choices: [BestOfSelection.Choice]?
+                if let selectSpec {
+                    let model = try selectModel ?? selectSpec.make()
+                    selectModel = model
+                    let chosen = try BestOfSelection.choose(images, caption: input.label, groupSize: bestOf, model: model)
+                    print("best of \(bestOf) by \(selectSpec.name): candidates " + chosen.map { "\($0.index) (\(String(format: "%.4f", $0.score)))" }
                         .joined(separator: ", "))
                     images = chosen.map { images[$0.index] }
-                    extra = ["best_of": bestOf, "select_by": selector.name, "candidate_scores": chosen.map(\.all),
-                             "chosen_candidates": chosen.map(\.index)]
+                    choices = chosen
                 }
-                try saveDecoded(images, decoder: latentDecoder, folder: folder, label: input.label, settings: s, outDir: outDir, extra: extra)
+                try saveDecoded(images, decoder: latentDecoder, folder: folder, label: input.label, settings: s, outDir: outDir,
+                                choices: choices)
             } else {
                 try saveImages(latents, folder: folder, label: input.label, settings: s, outDir: outDir)
             }
@@ -219,7 +223,7 @@ extension Sample {
 
     /// Decoded 8-bit images, written byte for byte as MiroPipeline returns them.
     private func saveDecoded(_ images: [UInt8Image], decoder: any LatentDecoder, folder: ReleaseFolder, label: String,
-                             settings: ReleasePipeline.Settings, outDir: URL, extra: [String: Any] = [:]) throws {
+                             settings: ReleasePipeline.Settings, outDir: URL, choices: [BestOfSelection.Choice]? = nil) throws {
         let approximate = decoder is TinyLatentDecoder
         for (k, image) in images.enumerated() {
             let suffix = approximate ? ".taesd" : ""
@@ -230,11 +234,11 @@ extension Sample {
                 negativeRewardTargets: settings.negativeRewardTargets, negativeText: "uncond_embedding.npy",
                 version: Miro.version)
             var fields: [String: Any] = ["decoder": decoder.name, "decoder_kind": approximate ? "taesd" : "vae"]
-            if let chosen = extra["chosen_candidates"] as? [Int], let scores = extra["candidate_scores"] as? [[Double]], k < chosen.count {
-                fields["best_of"] = extra["best_of"]
-                fields["select_by"] = extra["select_by"]
-                fields["candidate"] = chosen[k]
-                fields["candidate_scores"] = scores[k]
+            if let choice = choices?[k] {
+                fields["best_of"] = bestOf
+                fields["select_by"] = selectBy
+                fields["candidate"] = choice.index
+                fields["candidate_scores"] = choice.scores
             }
             let miro = try metadata.miroChunk(extra: fields)
             let png = try PNG.encode(bytes: image.bytes, width: image.width, height: image.height, alpha: false,
@@ -245,33 +249,3 @@ extension Sample {
     }
 }
 
-/// `--best-of N --select-by REWARD` on an official folder: scores the n × N decoded candidates of a prompt with the
-/// reward (loaded once, on first use) and keeps, for image k, the best of candidates k·N ..< (k+1)·N (ties: the
-/// first). Candidate c of a prompt is image c of its one noise draw.
-final class BestOfSelector {
-    let name: String
-    let count: Int
-    private let spec: RewardSpec
-    private var model: (any RewardModel)?
-
-    init(name: String, files: [String: URL], count: Int) throws {
-        guard let spec = try RewardRegistry.specs(name, files: files).first else { throw InputError("--select-by names no reward") }
-        self.name = name
-        self.count = count
-        self.spec = spec
-    }
-
-    /// Per kept image: the chosen candidate's index into `images`, its score, and all N scores of its group.
-    func select(_ images: [UInt8Image], caption: String) throws -> [(index: Int, score: Double, all: [Double])] {
-        let model = try self.model ?? spec.make()
-        self.model = model
-        let floats = try images.map { try RGBImage8(width: $0.width, height: $0.height, pixels: $0.bytes).rgbImage }
-        let scores = try model.score(images: floats, captions: Array(repeating: caption, count: images.count)).map(Double.init)
-        return stride(from: 0, to: images.count, by: count).map { start in
-            let group = Array(scores[start..<min(start + count, scores.count)])
-            var best = 0
-            for (i, v) in group.enumerated() where v > group[best] { best = i }
-            return (start + best, group[best], group)
-        }
-    }
-}
