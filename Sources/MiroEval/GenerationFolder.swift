@@ -49,16 +49,10 @@ public struct GenerationFolder: Sendable {
             let directory = root.appendingPathComponent(name)
             let metadataURL = directory.appendingPathComponent("metadata.jsonl")
             guard let data = try? Data(contentsOf: metadataURL) else { continue }
+            // the first line, as MIRO's scorer reads it
             let firstLine = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).first ?? []
-            let prompt: String
-            do {
-                guard let p = try PythonJSON.parse(Array(firstLine)).members?.first(where: { $0.key == "prompt" })?
-                    .value.string else {
-                    throw InputError("no string field \"prompt\"")
-                }
-                prompt = p
-            } catch {
-                throw InputError("\(metadataURL.path): \(error)")
+            guard let prompt = try PromptSet.jsonLines(String(decoding: firstLine, as: UTF8.self), path: metadataURL.path).first?.prompt else {
+                throw InputError("\(metadataURL.path): no prompt line")
             }
             let samplesDir = directory.appendingPathComponent("samples")
             let files = ((try? fm.contentsOfDirectory(atPath: samplesDir.path)) ?? []).filter {
