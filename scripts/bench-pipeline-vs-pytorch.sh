@@ -22,28 +22,21 @@ extra=("$@")
 threads=${THREADS:-2}
 stages=${STAGES:-t5,miro,vae}
 py=${PYTHON:-python3}
-site=.deps/pytorch-2.15.0-python
+# shellcheck source=scripts/lib/pytorch-side.sh
+source scripts/lib/pytorch-side.sh
 deps=${PYDEPS:-/tmp/pydeps-pipeline}
 out=${OUT:-$(mktemp -d /tmp/bench-pipeline.XXXXXX)}
 mkdir -p "$out"
 
-if ! PYTHONPATH=$site "$py" -c 'import torch, einops, numpy; assert torch.__version__.startswith("2.15.0")' 2>/dev/null; then
-  echo "bench: installing torch==2.15.0 einops==0.8.0 numpy into $site (about 5.4 GB)"
-  "$py" -m pip install -q --target "$site" torch==2.15.0 einops==0.8.0 numpy
-fi
+ensure_pytorch_215
 if ! PYTHONPATH=$deps:$site "$py" -c 'import transformers, diffusers, PIL; assert transformers.__version__ == "4.40.2" and diffusers.__version__ == "0.27.2"' 2>/dev/null; then
   echo "bench: installing the pinned wheels (--no-deps) into $deps"
   "$py" -m pip install -q --no-deps --target "$deps" transformers==4.40.2 tokenizers==0.19.1 diffusers==0.27.2 \
     huggingface_hub==0.23.0 safetensors==0.4.3 einops==0.8.0 pillow regex filelock tqdm packaging pyyaml requests \
     importlib_metadata zipp fsspec
 fi
-if [ ! -f .whl/miro_t2i-0.1.4-py3-none-any.whl ]; then
-  "$py" -m pip download -q --no-deps miro-t2i==0.1.4 -d .whl
-fi
-if [ -z "${MIRO:-}" ]; then
-  bash scripts/setup.sh >/dev/null
-  swift build -c release --product miro >/dev/null
-fi
+ensure_miro_t2i_wheel
+[ -n "${MIRO:-}" ] || build_miro
 miro=${MIRO:-.build/release/miro}
 
 echo "bench-pipeline-vs-pytorch | $(date -u +%Y-%m-%dT%H:%MZ) | $rounds rounds | threads $threads | stages $stages | JSON in $out"

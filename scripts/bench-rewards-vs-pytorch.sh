@@ -20,15 +20,13 @@ threads=${THREADS:-2}
 rewards=${REWARDS:-aesthetic_score,openai_clip_score,pick_a_score_score,hpsv2_score,image_reward_score}
 batch=${BATCH:-4}
 py=${PYTHON:-python3}
-site=.deps/pytorch-2.15.0-python
+# shellcheck source=scripts/lib/pytorch-side.sh
+source scripts/lib/pytorch-side.sh
 deps=${PYDEPS:-/tmp/pydeps-rewards}
 out=${OUT:-$(mktemp -d /tmp/bench-rewards.XXXXXX)}
 mkdir -p "$out"
 
-if ! PYTHONPATH=$site "$py" -c 'import torch, numpy; assert torch.__version__.startswith("2.15.0")' 2>/dev/null; then
-  echo "bench: installing torch==2.15.0 numpy into $site (about 5.4 GB)"
-  "$py" -m pip install -q --target "$site" torch==2.15.0 einops==0.8.0 numpy
-fi
+ensure_pytorch_215
 if ! PYTHONPATH=$deps:$site "$py" -c 'import transformers, timm, open_clip.version as v; assert transformers.__version__ == "4.40.2" and timm.__version__ == "0.9.16" and v.__version__ == "2.24.0"' 2>/dev/null; then
   echo "bench: installing the pinned wheels (--no-deps) into $deps"
   # torchvision only because open_clip imports it (0.29.2: the newest on PyPI; nothing of it runs here)
@@ -36,10 +34,7 @@ if ! PYTHONPATH=$deps:$site "$py" -c 'import transformers, timm, open_clip.versi
     safetensors==0.4.3 open_clip_torch==2.24.0 timm==0.9.16 image-reward==1.5 torchvision==0.29.2 ftfy wcwidth regex \
     filelock tqdm packaging pyyaml requests fsspec
 fi
-if [ -z "${MIRO:-}" ]; then
-  bash scripts/setup.sh >/dev/null
-  swift build -c release --product miro >/dev/null
-fi
+[ -n "${MIRO:-}" ] || build_miro
 miro=${MIRO:-.build/release/miro}
 
 echo "bench-rewards-vs-pytorch | $(date -u +%Y-%m-%dT%H:%MZ) | $rounds rounds | threads $threads | batch $batch | JSON in $out"

@@ -17,17 +17,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 py=${PYTHON:-python3}
-site=.deps/pytorch-2.15.0-python
+# shellcheck source=scripts/lib/pytorch-side.sh
+source scripts/lib/pytorch-side.sh
 
-if ! PYTHONPATH=$site "$py" -c 'import torch, einops, numpy; assert torch.__version__.startswith("2.15.0")' 2>/dev/null; then
-  echo "bench: installing torch==2.15.0 einops==0.8.0 numpy into $site (about 5.4 GB)"
-  "$py" -m pip install -q --target "$site" torch==2.15.0 einops==0.8.0 numpy
-fi
-if [ ! -f .whl/miro_t2i-0.1.4-py3-none-any.whl ]; then
-  "$py" -m pip download -q --no-deps miro-t2i==0.1.4 -d .whl
-fi
-bash scripts/setup.sh >/dev/null
-swift build -c release --product miro >/dev/null
+ensure_pytorch_215
+ensure_miro_t2i_wheel
+build_miro
 miro=.build/release/miro
 
 configs=${BENCH_CONFIGS:-"tiny:32:fp32 small:8:fp32 tiny:32:bf16-mixed small:8:bf16-mixed tiny:32:fp32:keep small:8:fp32:keep"}

@@ -1,0 +1,25 @@
+# Sourced by the scripts that compare miro-swift with the official PyTorch code (bench-vs-pytorch.sh,
+# bench-pipeline-vs-pytorch.sh, bench-rewards-vs-pytorch.sh), from the repository root, with $py set:
+# PyPI's PyTorch 2.15.0 (the libtorch the Swift build links) for Python, kept in the repository's .deps.
+site=.deps/pytorch-2.15.0-python
+
+# Installs torch==2.15.0, einops 0.8.0 and numpy into $site unless they are there.
+ensure_pytorch_215() {
+  if ! PYTHONPATH=$site "$py" -c 'import torch, einops, numpy; assert torch.__version__.startswith("2.15.0")' 2>/dev/null; then
+    echo "bench: installing torch==2.15.0 einops==0.8.0 numpy into $site (about 5.4 GB)"
+    "$py" -m pip install -q --target "$site" torch==2.15.0 einops==0.8.0 numpy
+  fi
+}
+
+# The official miro-t2i 0.1.4 wheel in .whl/ (its code is executed out of the wheel).
+ensure_miro_t2i_wheel() {
+  if [ ! -f .whl/miro_t2i-0.1.4-py3-none-any.whl ]; then
+    "$py" -m pip download -q --no-deps miro-t2i==0.1.4 -d .whl
+  fi
+}
+
+# The engine (scripts/setup.sh) and a release build of `miro`.
+build_miro() {
+  bash scripts/setup.sh >/dev/null
+  swift build -c release --product miro >/dev/null
+}
