@@ -58,6 +58,15 @@ public enum Engine {
         return String(cString: info)
     }
 
+    /// Whether MKL runs the kernels this CPU's features allow although it is not an Intel CPU (the shim answers
+    /// MKL's vendor check; `MIRO_MKL_VENDOR_CHECK=1` turns that off). False on Intel CPUs, where MKL does so anyway.
+    public static var mklFeatureDispatch: Bool { mt_mkl_feature_dispatch() == 1 }
+
+    /// One line for benchmark headers and logs: libtorch version, threads, and the MKL path on non-Intel CPUs.
+    public static var summary: String {
+        "libtorch \(torchVersion), \(threads) threads" + (mklFeatureDispatch ? ", MKL feature dispatch" : "")
+    }
+
     /// Seeds libtorch's default CPU generator (used when no `Generator` is passed).
     public static func manualSeed(_ seed: UInt64) { expectSuccess(mt_manual_seed(seed), "manual_seed") }
 }

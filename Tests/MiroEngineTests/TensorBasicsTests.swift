@@ -88,6 +88,23 @@ import MiroFormats
         #expect(DType.bfloat16.description == "bfloat16" && DType.float16.isFloatingPoint && !DType.int32.isFloatingPoint)
     }
 
+    /// MKL (PyTorch's own builds) takes its generic AVX2 path on any non-Intel CPU unless the shim's answer to its
+    /// vendor check is the one the dynamic linker binds (mkl_dispatch.cpp): on such a CPU, with AVX2 and FMA, the
+    /// feature path must be on, and nowhere else.
+    @Test func mklPicksKernelsByFeaturesWhereItWouldNotOtherwise() throws {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> String {
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix(name) }.map { String($0.split(separator: ":").last ?? "") } ?? ""
+        }
+        let flags = Set(field("flags").split(separator: " ").map(String.init))
+        let vendor = field("vendor_id").trimmingCharacters(in: .whitespaces)
+        let optedOut = ProcessInfo.processInfo.environment["MIRO_MKL_VENDOR_CHECK"] == "1"
+        let expected = Engine.buildConfiguration.contains("BLAS_INFO=mkl") && !vendor.isEmpty && vendor != "GenuineIntel"
+            && flags.isSuperset(of: ["avx2", "fma"]) && !optedOut
+        #expect(Engine.mklFeatureDispatch == expected, "vendor \(vendor), \(Engine.summary)")
+        #expect(Engine.summary.contains("MKL feature dispatch") == expected)
+    }
+
     @Test func descriptionFormat() throws {
         #expect(try Tensor.arange(0, 6).reshaped(2, 3).description == "Tensor([2, 3], float32, cpu) [0, 1, 2, 3, 4, 5]")
         #expect(try Tensor.arange(0, 10, dtype: .int64).description

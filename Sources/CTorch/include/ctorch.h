@@ -63,6 +63,8 @@ mt_status mt_keep_freed_memory(size_t threshold) MT_NOEXCEPT;
 bool mt_grad_enabled(void) MT_NOEXCEPT;                 // a thread-local flag: cannot fail
 void mt_set_grad_enabled(bool enabled) MT_NOEXCEPT;     // a thread-local flag: cannot fail
 const char *mt_blas_info(void) MT_NOEXCEPT;  // build configuration (names the BLAS in use); NULL on failure
+// 1 when MKL picks its kernels by CPU features on a non-Intel CPU (mkl_dispatch.cpp); 0 otherwise. Cannot fail.
+int mt_mkl_feature_dispatch(void) MT_NOEXCEPT;
 // Automatic mixed precision (torch.autocast) on `device` (MT_CPU/MT_CUDA) in `dtype` (MT_BF16/MT_F16), for this
 // thread; enter reports the state to restore, exit restores it (and frees the region's cast cache).
 mt_status mt_autocast_enter(int device, int dtype, bool *was_enabled, int *previous_dtype) MT_NOEXCEPT;

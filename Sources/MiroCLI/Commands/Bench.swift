@@ -60,12 +60,13 @@ struct BenchBlock: ParsableCommand {
                 "sgemm_gflops": sgemm, "block_train_ms": step * 1000, "block_train_gflops": gflops,
                 "ratio": gflops / sgemm, "forward_ms": m.forwardSeconds * 1000, "backward_ms": m.backwardSeconds * 1000,
                 "optimizer_ms": m.optimizerSeconds * 1000, "threads": Engine.threads, "torch": Engine.torchVersion,
+                "mkl_feature_dispatch": Engine.mklFeatureDispatch,
                 "config": ["batch": batch, "tokens": tokens, "dim": dim, "heads": heads, "repeats": repeats],
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("libtorch \(Engine.torchVersion), \(Engine.threads) intra-op threads")
+            print(Engine.summary)
             print(String(format: "sgemm 1024³                 %8.1f GFLOP/s", sgemm))
             print(String(format: "block train step B=%d N=%d D=%d H=%d: %8.1f ms  %8.1f GFLOP/s  (%.0f%% of sgemm)",
                          batch, tokens, dim, heads, step * 1000, gflops, 100 * gflops / sgemm))

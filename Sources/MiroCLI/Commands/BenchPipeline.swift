@@ -85,7 +85,8 @@ struct BenchPipeline: ParsableCommand {
         let bench = try PipelineBenchmark(options: options, logger: logger)
         if !json {
             print("miro bench pipeline | swift | threads \(Engine.threads) | torch \(Engine.torchVersion) | stages "
-                  + options.stages.map(\.rawValue).joined(separator: ",") + " | size \(size)")
+                  + options.stages.map(\.rawValue).joined(separator: ",") + " | size \(size)"
+                  + (Engine.mklFeatureDispatch ? " | MKL feature dispatch" : ""))
         }
         let report = try bench.run { result in
             if !json {

@@ -54,7 +54,8 @@ struct BenchRewards: ParsableCommand {
         threadOptions.apply()
         let bench = try RewardBenchmark(options: try options())
         if !json {
-            print("miro bench rewards | swift | threads \(Engine.threads) | torch \(Engine.torchVersion) | batch \(batch) | size \(size)")
+            print("miro bench rewards | swift | threads \(Engine.threads) | torch \(Engine.torchVersion) | batch \(batch) | size \(size)"
+                  + (Engine.mklFeatureDispatch ? " | MKL feature dispatch" : ""))
         }
         let results = try bench.run { r in
             guard !json else { return }

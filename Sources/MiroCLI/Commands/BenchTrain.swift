@@ -65,11 +65,12 @@ struct BenchTrain: ParsableCommand {
         bench.trainStep.trimsTextPadding = !keepPadding
         let sgemm = try SgemmProbe()
         let header = String(format: "miro bench train | swift | preset %@ | %.2fM params | batch %d | text %d tokens "
-                            + "(%d-%d real%@) | %d rewards | %@ | threads %d | libtorch %@",
+                            + "(%d-%d real%@) | %d rewards | %@ | threads %d | libtorch %@%@",
                             preset, Double(bench.parameterCount) / 1e6, batch, textTokens,
                             geometry.realTokens.lowerBound, geometry.realTokens.upperBound,
                             keepPadding ? ", padding kept" : ", padding cut", network.numRewards,
-                            precision.rawValue, Engine.threads, Engine.torchVersion)
+                            precision.rawValue, Engine.threads, Engine.torchVersion,
+                            Engine.mklFeatureDispatch ? " | MKL feature dispatch" : "")
         let quiet = json || lockstep  // lockstep: standard output carries the protocol only
         if !quiet { print(header) }
 
@@ -105,6 +106,7 @@ struct BenchTrain: ParsableCommand {
         if json {
             var object = result.dictionary
             object["torch"] = Engine.torchVersion
+            object["mkl_feature_dispatch"] = Engine.mklFeatureDispatch
             object["warmup"] = warmup
             object["steps"] = steps
             object["step_ms_all"] = totals.map { $0 * 1000 }
@@ -136,6 +138,7 @@ extension BenchTrain {
         }
         try emit(["ready": true, "params": bench.parameterCount, "gflop_per_step": bench.trainFlopsPerStep / 1e9,
                   "threads": Engine.threads, "torch": Engine.torchVersion, "precision": precision.rawValue,
+                  "mkl_feature_dispatch": Engine.mklFeatureDispatch,
                   "text_padding": keepPadding ? "kept" : "cut"])
         while let line = readLine(), line != "quit" {
             guard line == "step" else { throw ValidationError("lockstep: expected 'step' or 'quit', got '\(line)'") }

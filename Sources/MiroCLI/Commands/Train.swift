@@ -87,6 +87,7 @@ struct Train: ParsableCommand {
             let t = trainer.config.train
             logger.info("seed \(t.seed) | preset \(t.preset) | step \(trainer.step) of \(t.steps) × batch \(t.batchSize) | run \(runDirectory)")
         }
+        logger.info("engine: \(Engine.summary)")
         try TrainingSession.loop(trainer, minutes: minutes, logger: logger)
     }
 }
