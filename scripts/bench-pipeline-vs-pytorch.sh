@@ -13,6 +13,8 @@
 # seconds of each side (median over rounds of each run's median), the ratio PyTorch/Swift (≥ 1.0: Swift at least
 # as fast), the resident memory each stage added and its peak, then each side's process peak.
 # Needs about 8 GB free memory and, at full size on 2 cores, about 3 minutes per side per round.
+# PYTORCH_MKL=features: the PyTorch side also gets MKL kernels chosen by CPU features on a non-Intel CPU, as the
+# Swift build does (scripts/lib/pytorch-side.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=2
@@ -37,6 +39,7 @@ if ! PYTHONPATH=$deps:$site "$py" -c 'import transformers, diffusers, PIL; asser
 fi
 ensure_miro_t2i_wheel
 [ -n "${MIRO:-}" ] || build_miro
+pytorch_mkl_preload
 miro=${MIRO:-.build/release/miro}
 
 echo "bench-pipeline-vs-pytorch | $(date -u +%Y-%m-%dT%H:%MZ) | $rounds rounds | threads $threads | stages $stages | JSON in $out"

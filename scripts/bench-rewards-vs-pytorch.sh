@@ -10,6 +10,8 @@
 # Each round runs every reward in its own process, Swift then Python (nothing else should run on the machine). Printed per reward:
 # images/s of each side (median over rounds), the ratio Swift/PyTorch (≥ 1.0: Swift at least as fast).
 # Needs about 6 GB free memory and, at full size on 2 cores, a few minutes per side per round.
+# PYTORCH_MKL=features: the PyTorch side also gets MKL kernels chosen by CPU features on a non-Intel CPU, as the
+# Swift build does (scripts/lib/pytorch-side.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=2
@@ -35,6 +37,7 @@ if ! PYTHONPATH=$deps:$site "$py" -c 'import transformers, timm, open_clip.versi
     filelock tqdm packaging pyyaml requests fsspec
 fi
 [ -n "${MIRO:-}" ] || build_miro
+pytorch_mkl_preload
 miro=${MIRO:-.build/release/miro}
 
 echo "bench-rewards-vs-pytorch | $(date -u +%Y-%m-%dT%H:%MZ) | $rounds rounds | threads $threads | batch $batch | JSON in $out"

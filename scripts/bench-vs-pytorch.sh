@@ -9,6 +9,8 @@
 # and fp32 with the Swift side keeping the text padding (the official step's exact amount of work).
 # Each run prints one `lockstep | Swift/PyTorch samples/s ...` line; the summary gives best and median per
 # configuration of the runs' medians. Set BENCH_CONFIGS to a subset, e.g. "tiny:32:fp32 small:8:fp32".
+# On a non-Intel CPU the Swift build makes MKL pick its kernels by CPU features (Sources/CTorch/mkl_dispatch.cpp);
+# PYTORCH_MKL=features gives the PyTorch side the same (preloaded), to compare the two on equal kernels.
 #
 # First use installs PyTorch 2.15.0 for Python (pip, with its CUDA dependencies: about 5.4 GB on disk, under
 # .deps/pytorch-2.15.0-python; nothing outside the repository is touched) and downloads the miro-t2i wheel
@@ -23,6 +25,7 @@ source scripts/lib/pytorch-side.sh
 ensure_pytorch_215
 ensure_miro_t2i_wheel
 build_miro
+pytorch_mkl_preload
 miro=.build/release/miro
 
 configs=${BENCH_CONFIGS:-"tiny:32:fp32 small:8:fp32 tiny:32:bf16-mixed small:8:bf16-mixed tiny:32:fp32:keep small:8:fp32:keep"}

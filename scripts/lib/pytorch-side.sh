@@ -23,3 +23,16 @@ build_miro() {
   bash scripts/setup.sh >/dev/null
   swift build -c release --product miro >/dev/null
 }
+
+# PYTORCH_MKL=features: the PyTorch side gets the Swift build's answer to MKL's vendor check
+# (Sources/CTorch/mkl_dispatch.cpp, compiled here and preloaded), so on a non-Intel CPU both sides run the MKL
+# kernels the CPU's features select. Unset: PyTorch as pip installs it (MKL's generic path off Intel). Call after
+# build_miro; the Swift side defines the same answer itself either way.
+pytorch_mkl_preload() {
+  if [ "${PYTORCH_MKL:-}" = features ]; then
+    local lib=.build/mkl-feature-dispatch.so
+    c++ -O2 -shared -fPIC -I Sources/CTorch/include Sources/CTorch/mkl_dispatch.cpp -o "$lib"
+    export LD_PRELOAD=$PWD/$lib
+    echo "bench: PyTorch side with MKL feature dispatch ($lib preloaded)"
+  fi
+}
