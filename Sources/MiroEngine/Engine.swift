@@ -62,9 +62,12 @@ public enum Engine {
     /// MKL's vendor check; `MIRO_MKL_VENDOR_CHECK=1` turns that off). False on Intel CPUs, where MKL does so anyway.
     public static var mklFeatureDispatch: Bool { mt_mkl_feature_dispatch() == 1 }
 
-    /// One line for benchmark headers and logs: libtorch version, threads, and the MKL path on non-Intel CPUs.
+    /// "MKL feature dispatch" when `mklFeatureDispatch`, else nil: the label logs and benchmark headers print.
+    public static var kernelNote: String? { mklFeatureDispatch ? "MKL feature dispatch" : nil }
+
+    /// One line for logs: libtorch version, threads, and the MKL path on non-Intel CPUs.
     public static var summary: String {
-        "libtorch \(torchVersion), \(threads) threads" + (mklFeatureDispatch ? ", MKL feature dispatch" : "")
+        "libtorch \(torchVersion), \(threads) threads" + (kernelNote.map { ", \($0)" } ?? "")
     }
 
     /// Seeds libtorch's default CPU generator (used when no `Generator` is passed).

@@ -86,7 +86,7 @@ struct BenchPipeline: ParsableCommand {
         if !json {
             print("miro bench pipeline | swift | threads \(Engine.threads) | torch \(Engine.torchVersion) | stages "
                   + options.stages.map(\.rawValue).joined(separator: ",") + " | size \(size)"
-                  + (Engine.mklFeatureDispatch ? " | MKL feature dispatch" : ""))
+                  + Engine.benchHeaderTail)
         }
         let report = try bench.run { result in
             if !json {

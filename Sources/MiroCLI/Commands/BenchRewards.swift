@@ -55,7 +55,7 @@ struct BenchRewards: ParsableCommand {
         let bench = try RewardBenchmark(options: try options())
         if !json {
             print("miro bench rewards | swift | threads \(Engine.threads) | torch \(Engine.torchVersion) | batch \(batch) | size \(size)"
-                  + (Engine.mklFeatureDispatch ? " | MKL feature dispatch" : ""))
+                  + Engine.benchHeaderTail)
         }
         let results = try bench.run { r in
             guard !json else { return }

@@ -70,7 +70,7 @@ struct BenchTrain: ParsableCommand {
                             geometry.realTokens.lowerBound, geometry.realTokens.upperBound,
                             keepPadding ? ", padding kept" : ", padding cut", network.numRewards,
                             precision.rawValue, Engine.threads, Engine.torchVersion,
-                            Engine.mklFeatureDispatch ? " | MKL feature dispatch" : "")
+                            Engine.benchHeaderTail)
         let quiet = json || lockstep  // lockstep: standard output carries the protocol only
         if !quiet { print(header) }
 

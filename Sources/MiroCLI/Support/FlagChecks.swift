@@ -155,3 +155,8 @@ enum PathCheck {
         }
     }
 }
+
+extension Engine {
+    /// " | MKL feature dispatch" when in effect, else nothing: the end of the `|`-separated `miro bench` headers.
+    static var benchHeaderTail: String { kernelNote.map { " | \($0)" } ?? "" }
+}
