@@ -7,8 +7,9 @@
 #   scripts/bench-demo-builds.sh OLD_MIRO NEW_MIRO [ROUNDS]      # default 3 rounds
 #
 # The build before the engine moved to libtorch 2.15 (commit 90d7e65, Debian's libtorch 1.13 via
-# libtorch-dev; it has no .deps folder, so it links /usr):
-#   git worktree add --detach /tmp/miro-old 90d7e65 && (cd /tmp/miro-old && swift build -c release --product miro)
+# libtorch-dev; it has no .deps folder, so it links /usr). Its own scripts/setup.sh installs what it links,
+# OpenBLAS included: without it apt resolves libtorch's BLAS to the reference one and the old build runs ~30x slower.
+#   git worktree add --detach /tmp/miro-old 90d7e65 && (cd /tmp/miro-old && bash scripts/setup.sh && swift build -c release --product miro)
 #   scripts/bench-demo-builds.sh /tmp/miro-old/.build/release/miro .build/release/miro
 # Run it alone on the machine.
 set -euo pipefail

@@ -1,7 +1,9 @@
 // multi.cpp — whole optimizer-side updates in one call: the NaN guard with gradient clipping, a LAMB step over a
-// parameter group, and the EMA update. Each runs exactly the per-tensor ATen operations the Swift code ran before
-// (same kernels, same order, so the same bits), without one Swift → C crossing and one Swift object per tensor and
-// operation: for MIRO's ~100–500 parameter tensors that was thousands of crossings per step.
+// parameter group, and the EMA update. Each runs exactly the per-tensor ATen operations the Swift code ran before,
+// without one Swift → C crossing and one Swift object per tensor and operation: for MIRO's ~100–500 parameter tensors
+// that was thousands of crossings per step. The tensors are shared out between libtorch's threads, each tensor's
+// operations running single-threaded (ctorch::for_each_in_parallel): the same bits as that Swift loop on one thread,
+// and every core busy where the tensors are too small for ATen to split.
 #include "support.h"
 
 #include <ATen/core/grad_mode.h>
@@ -30,11 +32,13 @@ std::vector<at::Tensor> grads_of(const std::vector<at::Tensor> &params) {
   return grads;
 }
 
-// torch.stack([g.norm() for g in grads]).norm()
+// torch.stack([g.norm() for g in grads]).norm(), the per-tensor norms computed on all threads at once
 at::Tensor total_norm(const std::vector<at::Tensor> &grads) {
-  std::vector<at::Tensor> norms;
-  norms.reserve(grads.size());
-  for (const auto &g : grads) norms.push_back(at::norm(g));
+  std::vector<at::Tensor> norms(grads.size());
+  ctorch::for_each_in_parallel(static_cast<int>(grads.size()), [&](int i) {
+    at::NoGradGuard ng;
+    norms[static_cast<size_t>(i)] = at::norm(grads[static_cast<size_t>(i)]);
+  });
   return at::norm(at::stack(norms));
 }
 
@@ -64,7 +68,11 @@ mt_status mt_guard_and_clip_grads(const mt_tensor *params, int n, double max_nor
     }
     // clip_coef = max_norm / (total + 1e-6), clamped to 1, as Swift's Gradients.clipNorm
     at::Tensor clamped = at::clamp_max(at::reciprocal(total + 1e-6) * max_norm, 1);
-    for (auto &g : grads) g.mul_(clamped.to(g.scalar_type()));
+    ctorch::for_each_in_parallel(static_cast<int>(grads.size()), [&](int i) {
+      at::NoGradGuard ng_thread;
+      at::Tensor &g = grads[static_cast<size_t>(i)];
+      g.mul_(clamped.to(g.scalar_type()));
+    });
     *norm_out = total.item<double>();
   })
 }
@@ -76,10 +84,14 @@ mt_status mt_lamb_step(const mt_tensor *params, const mt_tensor *exp_avg, const 
     at::NoGradGuard ng;
     auto ps = tensors(params, n), ms = tensors(exp_avg, n), vs = tensors(exp_avg_sq, n);
     if (n > 0 && steps == nullptr) throw Failure(MT_ERR_INTERNAL, "null step list");
-    for (int i = 0; i < n; ++i) {
+    // Each parameter's update is its own (LAMB's trust ratio is per tensor), so the tensors are shared out between
+    // the threads, each updating its tensors single-threaded: a small model's tensors are mostly too small for
+    // ATen to split, and this keeps every core busy.
+    ctorch::for_each_in_parallel(n, [&](int i) {
+      at::NoGradGuard ng_thread;
       at::Tensor &p = ps[i];
       const at::Tensor &g = p.grad();
-      if (!g.defined()) continue;
+      if (!g.defined()) return;
       ms[i].mul_(beta1);
       ms[i].add_(g, 1 - beta1);
       vs[i].mul_(beta2);
@@ -98,7 +110,7 @@ mt_status mt_lamb_step(const mt_tensor *params, const mt_tensor *exp_avg, const 
       }
       p.add_(update, alpha);
       if (weight_decay != 0 && decouple) p.mul_(1 - weight_decay);
-    }
+    });
   })
 }
 
@@ -106,10 +118,11 @@ mt_status mt_ema_update(const mt_tensor *shadow, const mt_tensor *params, int n,
   GUARD_I({
     at::NoGradGuard ng;
     auto ss = tensors(shadow, n), ps = tensors(params, n);
-    for (int i = 0; i < n; ++i) {
+    ctorch::for_each_in_parallel(n, [&](int i) {
+      at::NoGradGuard ng_thread;
       ss[i].mul_(decay);
       ss[i].add_(ps[i], 1 - decay);
-    }
+    });
   })
 }
 

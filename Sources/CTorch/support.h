@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -99,6 +100,11 @@ inline P *out_param(P *p) {
   if (p == nullptr) throw Failure(MT_ERR_INTERNAL, "null out-parameter");
   return p;
 }
+
+// fn(i) for i in [0, n) on up to n of libtorch's intra-op threads at once, each index's ATen work single-threaded
+// (parallel.cpp); in turn on this thread without OpenMP or with one thread. The first exception by index is rethrown
+// once all have run. Thread-local state is each thread's own: fn sets what it needs (grad mode, for one).
+void for_each_in_parallel(int n, const std::function<void(int)> &fn);
 
 }  // namespace ctorch
 

@@ -87,6 +87,7 @@ public final class TrainStepBenchmark {
                               gradientClip: train.gradientClip, drawGenerator: try Generator(seed: seed &+ 1),
                               dropoutGenerator: try Generator(seed: seed &+ 2))
         if train.effectivePrecision == .bf16Mixed { trainStep.autocast = .bfloat16 }
+        trainStep.batchSplits = Trainer.defaultBatchSplits
         schedule = WarmupCosineDecay(warmupSteps: train.warmupSteps, totalSteps: train.totalScheduleSteps,
                                      rate: train.cosineRate)
 

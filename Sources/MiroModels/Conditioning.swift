@@ -16,17 +16,30 @@ public struct MIROConditioning: Sendable {
     public var rewards: Tensor
     /// The network's condition tokens for this text and these rewards (`MIRONetwork.encoding`), when already
     /// computed: in eval mode they do not change from one sampling step to the next, so the sampler computes them
-    /// once instead of running the text transformer at every step. Every transform below except `stacked` drops it.
+    /// once instead of running the text transformer at every step. The transforms below except `stacked` and `rows`
+    /// drop it.
     public var encoded: Tensor?
+    /// Training mode: the reward-dropout keep mask (B, K), float, already drawn — for a batch whose rows run on several
+    /// threads, which must not each draw from one generator. Nil: the network draws it from its dropout generator.
+    /// The transforms below except `rows` drop it.
+    public var rewardKeep: Tensor?
 
-    public init(text: Tensor, textMask: Tensor, rewards: Tensor, encoded: Tensor? = nil) {
+    public init(text: Tensor, textMask: Tensor, rewards: Tensor, encoded: Tensor? = nil, rewardKeep: Tensor? = nil) {
         self.text = text
         self.textMask = textMask
         self.rewards = rewards
         self.encoded = encoded
+        self.rewardKeep = rewardKeep
     }
 
     public var batchSize: Int { text.size(0) }
+
+    /// Rows `range` of the batch (text, mask, rewards, and the condition tokens and reward keep mask when present).
+    public func rows(_ range: Range<Int>) throws -> MIROConditioning {
+        func cut(_ t: Tensor) throws -> Tensor { try t.slice(0, range.lowerBound, range.upperBound) }
+        return try MIROConditioning(text: cut(text), textMask: cut(textMask), rewards: cut(rewards),
+                                    encoded: encoded.map(cut), rewardKeep: rewardKeep.map(cut))
+    }
 
     /// Rows of both, stacked along the batch (the CFG batch: positive rows first).
     public static func stacked(_ a: MIROConditioning, _ b: MIROConditioning) throws -> MIROConditioning {

@@ -58,6 +58,25 @@ public final class FlowPrecond: Module {
     public func callAsFunction(_ network: MIRONetwork, y: Tensor, gamma: Tensor, conditioning: MIROConditioning,
                                previousLatents: Tensor? = nil, returnLogvar: Bool = false,
                                dropoutGenerator: Generator? = nil) throws -> PrecondOutput {
+        let input = try networkInput(network, y: y, gamma: gamma, previousLatents: previousLatents)
+        let (f, z) = try network(input.x, gamma: input.gamma, conditioning: conditioning, previousLatents: input.previous,
+                                 dropoutGenerator: dropoutGenerator)
+        let logvar = returnLogvar ? try self.logvar(gamma: input.gamma, rank: y.rank) : nil
+        return PrecondOutput(prediction: try f * input.cOut, latents: z, logvar: logvar)
+    }
+
+    /// The latents `callAsFunction` returns, without computing the prediction (the self-conditioning pass).
+    public func latents(_ network: MIRONetwork, y: Tensor, gamma: Tensor, conditioning: MIROConditioning,
+                        previousLatents: Tensor? = nil, dropoutGenerator: Generator? = nil) throws -> Tensor {
+        let input = try networkInput(network, y: y, gamma: gamma, previousLatents: previousLatents)
+        return try network.latents(input.x, gamma: input.gamma, conditioning: conditioning,
+                                   previousLatents: input.previous, dropoutGenerator: dropoutGenerator)
+    }
+
+    /// c_in·y, γ as (B,), the previous latents (zeros when missing) and c_out, in the network's dtype.
+    private func networkInput(_ network: MIRONetwork, y: Tensor, gamma: Tensor, previousLatents: Tensor?) throws
+        -> (x: Tensor, gamma: Tensor, previous: Tensor, cOut: Tensor)
+    {
         let dtype = network.parameterDType
         let y = try y.to(dtype)
         var g = try gamma.to(dtype).flattened()
@@ -66,10 +85,7 @@ public final class FlowPrecond: Module {
         // batch["previous_latents"] = torch.zeros(B, num_latents, latents_dim) when missing
         let previous = try previousLatents
             ?? Tensor.zeros([y.size(0), config.numLatents, config.latentsDim], dtype: dtype, device: y.device)
-        let (f, z) = try network(y * cIn, gamma: g, conditioning: conditioning, previousLatents: previous,
-                                 dropoutGenerator: dropoutGenerator)
-        let logvar = returnLogvar ? try self.logvar(gamma: g, rank: y.rank) : nil
-        return PrecondOutput(prediction: try f * cOut, latents: z, logvar: logvar)
+        return (try y * cIn, g, previous, cOut)
     }
 }
 
@@ -119,6 +135,13 @@ public final class MIROModel: Module {
     }
 
     public var config: MIROConfig { network.config }
+
+    /// The latents of `FlowPrecond(network, batch)` without its prediction (the self-conditioning pass).
+    public func latents(_ y: Tensor, gamma: Tensor, conditioning: MIROConditioning,
+                        dropoutGenerator: Generator? = nil) throws -> Tensor {
+        try preconditioning.latents(network, y: y, gamma: gamma, conditioning: conditioning,
+                                    dropoutGenerator: dropoutGenerator)
+    }
 
     /// `FlowPrecond(network, batch, return_logvar)`.
     public func callAsFunction(_ y: Tensor, gamma: Tensor, conditioning: MIROConditioning, previousLatents: Tensor? = nil,

@@ -44,11 +44,39 @@ public struct FlowMatchingLoss: Sendable {
         public var noise: Tensor
         /// (B,) bool: which samples keep their self-conditioning latents (nil: no self-conditioning pass).
         public var selfConditioningKeep: Tensor?
+        /// The reward-dropout keep masks (B, K) of the self-conditioning pass and of the main pass, when drawn ahead
+        /// (`drawingRewardDropout`); nil: each pass draws its own from the dropout generator.
+        public var selfConditioningRewardKeep: Tensor?
+        public var rewardKeep: Tensor?
 
-        public init(t: Tensor, noise: Tensor, selfConditioningKeep: Tensor?) {
+        public init(t: Tensor, noise: Tensor, selfConditioningKeep: Tensor?, selfConditioningRewardKeep: Tensor? = nil,
+                    rewardKeep: Tensor? = nil) {
             self.t = t
             self.noise = noise
             self.selfConditioningKeep = selfConditioningKeep
+            self.selfConditioningRewardKeep = selfConditioningRewardKeep
+            self.rewardKeep = rewardKeep
+        }
+
+        /// These draws with both reward-dropout masks drawn now from `generator` for `model` in training mode, in the
+        /// order the passes would draw them (self-conditioning pass first), so the masks are the ones the passes
+        /// would have drawn themselves. For a batch whose rows then run on several threads.
+        public func drawingRewardDropout(for model: MIROModel, generator: Generator?) throws -> Draws {
+            guard model.training else { return self }
+            var out = self
+            let b = t.size(0)
+            if selfConditioningKeep != nil {
+                out.selfConditioningRewardKeep = try model.network.rewardDropoutMask(batchSize: b, generator: generator)
+            }
+            out.rewardKeep = try model.network.rewardDropoutMask(batchSize: b, generator: generator)
+            return out
+        }
+
+        /// Rows `range` of every draw.
+        public func rows(_ range: Range<Int>) throws -> Draws {
+            func cut(_ t: Tensor) throws -> Tensor { try t.slice(0, range.lowerBound, range.upperBound) }
+            return try Draws(t: cut(t), noise: cut(noise), selfConditioningKeep: selfConditioningKeep.map(cut),
+                             selfConditioningRewardKeep: selfConditioningRewardKeep.map(cut), rewardKeep: rewardKeep.map(cut))
         }
     }
 
@@ -114,17 +142,22 @@ public struct FlowMatchingLoss: Sendable {
 
         var previous: Tensor? = nil
         if let keep = draws.selfConditioningKeep {
-            // latent_self_cond: a full pass on the same y and γ with zero previous latents; keep
-            // each sample's latents with probability rate, cut the gradient (official: computed with
-            // autograd, then detached — equal values).
+            // latent_self_cond: a pass on the same y and γ with zero previous latents; keep each sample's
+            // latents with probability rate, cut the gradient (official: computed with autograd, then
+            // detached — equal values). The pass stops at the latents (`MIROModel.latents`); the official
+            // one also computes the prediction, and drops it.
+            var passConditioning = conditioning
+            if let keep = draws.selfConditioningRewardKeep { passConditioning.rewardKeep = keep }
             let latents = try withoutGrad {
-                try model(y, gamma: gamma, conditioning: conditioning, dropoutGenerator: dropoutGenerator).latents
+                try model.latents(y, gamma: gamma, conditioning: passConditioning, dropoutGenerator: dropoutGenerator)
             }
             let mask = try keep.reshaped([b, 1, 1]).to(latents.dtype)
             previous = try (latents * mask).detached()
         }
 
-        let out = try model(y, gamma: gamma, conditioning: conditioning, previousLatents: previous,
+        var mainConditioning = conditioning
+        if let keep = draws.rewardKeep { mainConditioning.rewardKeep = keep }
+        let out = try model(y, gamma: gamma, conditioning: mainConditioning, previousLatents: previous,
                             returnLogvar: gradNormReweighting, dropoutGenerator: dropoutGenerator)
         // (D_y - (n - x_0)) ** 2, with ATen's type promotion as in the official code: under bf16 autocast the
         // prediction comes out of a linear layer in bf16 and the loss is still computed in float32

@@ -117,7 +117,7 @@ public final class MIRONetwork: Module {
                                dropoutGenerator: Generator? = nil) throws -> (output: Tensor, latents: Tensor) {
         try self(x, gamma: gamma, text: conditioning.text, textMask: conditioning.textMask,
                  rewards: conditioning.rewards, previousLatents: previousLatents, dropoutGenerator: dropoutGenerator,
-                 conditionTokens: conditioning.encoded)
+                 rewardKeep: conditioning.rewardKeep, conditionTokens: conditioning.encoded)
     }
 
     /// `conditioning` with its condition tokens computed (`MIROConditioning.encoded`), for repeated calls in eval
@@ -147,12 +147,33 @@ public final class MIRONetwork: Module {
     ///   - previousLatents: self-conditioning latents (B, L, latents_dim); nil skips the path
     ///     entirely (FlowPrecond passes zeros instead, which is *not* the same).
     ///   - dropoutGenerator: draws the reward-dropout mask in training mode.
+    ///   - rewardKeep: that mask (B, K) already drawn (`MIROConditioning.rewardKeep`); nil draws it.
     ///   - conditionTokens: `conditionTokens(text:textMask:rewards:)` already computed for these inputs (eval mode).
     public func callAsFunction(_ x: Tensor, gamma: Tensor, text: Tensor, textMask: Tensor, rewards: Tensor,
                                previousLatents: Tensor? = nil, dropoutGenerator: Generator? = nil,
-                               conditionTokens precomputed: Tensor? = nil) throws
+                               rewardKeep: Tensor? = nil, conditionTokens precomputed: Tensor? = nil) throws
         -> (output: Tensor, latents: Tensor)
     {
+        let (output, z) = try run(x, gamma: gamma, text: text, textMask: textMask, rewards: rewards,
+                                  previousLatents: previousLatents, dropoutGenerator: dropoutGenerator,
+                                  rewardKeep: rewardKeep, conditionTokens: precomputed, latentsOnly: false)
+        guard let output else { throw MIROModelError.invalidInput("the network returned no output") }
+        return (output, z)
+    }
+
+    /// The final latents z (B, L, latents_dim) alone: the same values `callAsFunction` returns with the output,
+    /// without the work only the output needs (the last block's write to the data tokens, and the output head). The
+    /// self-conditioning pass keeps only these.
+    public func latents(_ x: Tensor, gamma: Tensor, conditioning: MIROConditioning, previousLatents: Tensor? = nil,
+                        dropoutGenerator: Generator? = nil) throws -> Tensor {
+        try run(x, gamma: gamma, text: conditioning.text, textMask: conditioning.textMask, rewards: conditioning.rewards,
+                previousLatents: previousLatents, dropoutGenerator: dropoutGenerator, rewardKeep: conditioning.rewardKeep,
+                conditionTokens: conditioning.encoded, latentsOnly: true).latents
+    }
+
+    private func run(_ x: Tensor, gamma: Tensor, text: Tensor, textMask: Tensor, rewards: Tensor, previousLatents: Tensor?,
+                     dropoutGenerator: Generator?, rewardKeep: Tensor?, conditionTokens precomputed: Tensor?,
+                     latentsOnly: Bool) throws -> (output: Tensor?, latents: Tensor) {
         let c = config
         let (b, hostMask) = try checkInputs(x, text: text, textMask: textMask, rewards: rewards)
         let (dtype, device) = (parameterDType, parameterDevice)
@@ -173,7 +194,8 @@ public final class MIRONetwork: Module {
             throw MIROModelError.invalidInput("precomputed condition tokens are for eval mode only")
         }
         let mapped = try precomputed?.to(dtype, device: device)
-            ?? conditionTokens(text: text, textMask: mask, rewards: rewards, generator: dropoutGenerator)
+            ?? conditionTokens(text: text, textMask: mask, rewards: rewards, generator: dropoutGenerator,
+                               rewardKeep: rewardKeep)
         guard mapped.size(0) == b, mapped.size(1) == condMask.count - 1 + mask.size(1) else {
             throw MIROModelError.invalidInput("precomputed condition tokens \(mapped.shape) do not match this text and batch")
         }
@@ -189,9 +211,13 @@ public final class MIRONetwork: Module {
 
         // return_cond_mask: torch.cat([self.cond_mask.expand(B, -1), text_mask], dim=1)
         let fullMask = try Tensor.cat([condMask.unsqueezed(0).expanded([b, -1]), mask], dim: 1)
-        for block in rinBlocks {
+        for (i, block) in rinBlocks.enumerated() {
+            if latentsOnly && i == rinBlocks.count - 1 {
+                return (nil, try block.latents(data: data, latents: z, cond: cond, condMask: fullMask))
+            }
             (data, z) = try block(data: data, latents: z, cond: cond, condMask: fullMask)
         }
+        if latentsOnly { return (nil, z) }
         let patches = try mapTokensToPatches(data)
         let output = try Patches.unpatchify(patches, patch: c.patchSize, channels: c.numInputChannels, height: h, width: w)
         return (output, z)
@@ -204,7 +230,8 @@ public final class MIRONetwork: Module {
     /// and embedded (then multiplied by the reward-dropout mask); in eval mode the NaN propagates
     /// through the embedder and the resulting embedding is set to 0 (`nan_to_num`), so only the
     /// reward position embedding remains.
-    public func conditionTokens(text: Tensor, textMask: Tensor, rewards: Tensor, generator: Generator? = nil) throws -> Tensor {
+    public func conditionTokens(text: Tensor, textMask: Tensor, rewards: Tensor, generator: Generator? = nil,
+                                rewardKeep: Tensor? = nil) throws -> Tensor {
         let b = text.size(0)
         // embeddings = self.map_text_tokens(batch["text_tokens_embeddings"].float())
         let tokens = try mapTextTokens(text.to(.float32, device: parameterDevice).to(parameterDType))
@@ -214,7 +241,10 @@ public final class MIRONetwork: Module {
             // coherence_embedder[key](torch.nan_to_num(batch[key], nan=0.0)) * dropout mask
             let clean = try values.maskedFill(values.isNaN(), 0)
             coherence = try embedRewards(clean)
-            let keep = try rewardDropoutMask(batchSize: b, generator: generator).to(device: parameterDevice)
+            if let given = rewardKeep, given.shape != [b, config.numRewards] {
+                throw MIROModelError.invalidInput("reward keep mask \(given.shape) does not match batch \(b) × \(config.numRewards) rewards")
+            }
+            let keep = try (rewardKeep ?? rewardDropoutMask(batchSize: b, generator: generator)).to(device: parameterDevice)
             coherence = try coherence * keep.unsqueezed(-1)
         } else {
             // torch.nan_to_num(torch.stack([coherence_embedder[key](batch[key]) ...], dim=1), nan=0.0)

@@ -43,6 +43,13 @@ public final class RINBlock: Module {
     public func callAsFunction(data: Tensor, latents: Tensor, cond: Tensor, condMask: Tensor) throws
         -> (data: Tensor, latents: Tensor)
     {
+        let z = try self.latents(data: data, latents: latents, cond: cond, condMask: condMask)
+        let x = try writer(data, context: z)
+        return (x, z)
+    }
+
+    /// The block's new latents alone: everything but the write to the data tokens.
+    public func latents(data: Tensor, latents: Tensor, cond: Tensor, condMask: Tensor) throws -> Tensor {
         var z = latents
         if let retrieveCond {
             // self.retrieve_cond(latents, cond, from_token_mask=cond_attention_mask)
@@ -50,8 +57,7 @@ public final class RINBlock: Module {
         }
         z = try retriever(z, context: data)
         for block in processors { z = try block(z) }
-        let x = try writer(data, context: z)
-        return (x, z)
+        return z
     }
 }
 

@@ -25,6 +25,11 @@ public final class TrainStep {
     /// Mixed precision (`TrainConfig.precision`): the loss's forward passes run under autocast in this dtype,
     /// the backward and every update in float32. Nil: float32 throughout.
     public var autocast: DType? = nil
+    /// Each batch runs as this many parts of its rows at once, one per intra-op thread (`DataParallel`): each part's
+    /// forward and backward single-threaded, gradients summed in part order. 1 runs the batch whole, with libtorch
+    /// splitting each operation across its threads instead. Same inputs, same bits either way; the two differ from
+    /// each other by float rounding only. Faster on CPU where the model is small (docs/benchmarks.md, "Batch splits").
+    public var batchSplits = 1
 
     /// Seconds spent in each phase of one step.
     public struct Timing: Sendable {
@@ -75,19 +80,17 @@ public final class TrainStep {
             return Double(now - clock) / 1e9
         }
         let conditioning = trimsTextPadding ? try conditioning.trimmingPadding() : conditioning
-        func forward() throws -> FlowMatchingLoss.Output {
-            try loss(model, x0: x0, conditioning: conditioning, generator: drawGenerator,
-                     dropoutGenerator: dropoutGenerator)
-        }
-        let out = try autocast.map { dtype in try Autocast.run(on: try x0.device, dtype: dtype, forward) } ?? forward()
-        let lossValue = try out.loss.item()
-        timing.forward = lap()
+        let params = optimizer.groups.flatMap { $0.parameters.map(\.tensor) }
+        let splitCount = min(batchSplits, x0.size(0))
+        let result = splitCount > 1
+            ? try splitLossAndGradients(x0: x0, conditioning: conditioning, parameters: params, parts: splitCount)
+            : try lossAndGradients(x0: x0, conditioning: conditioning)
+        timing.forward = result.forwardSeconds
+        timing.backward = lap() - result.forwardSeconds
+        let lossValue = result.loss
         var norm = 0.0
         let skipped = !lossValue.isFinite
         if !skipped {
-            try out.loss.backward()
-            timing.backward = lap()
-            let params = optimizer.groups.flatMap { $0.parameters.map(\.tensor) }
             // NaN guard: non-finite gradient entries are zeroed before the update (method §6.2); then clipping
             norm = try Gradients.guardAndClip(params, maxNorm: gradientClip)
             try optimizer.step()
@@ -95,8 +98,86 @@ public final class TrainStep {
             try ema.update(model)
             timing.ema = lap()
         }
-        return Outcome(loss: lossValue, rawLoss: try out.rawLoss.item(),
-                       logvar: try out.logvar.map { try $0.mean().item() } ?? 0, gradNorm: norm, skipped: skipped,
+        return Outcome(loss: lossValue, rawLoss: result.rawLoss, logvar: result.logvar, gradNorm: norm, skipped: skipped,
                        timing: timing)
+    }
+
+    /// The loss's values and how long its forward passes took; the parameters' `.grad` hold its gradients unless the
+    /// loss is not finite.
+    private struct LossAndGradients {
+        var loss = 0.0, rawLoss = 0.0, logvar = 0.0
+        var forwardSeconds = 0.0
+    }
+
+    /// Forward and backward on the whole batch.
+    private func lossAndGradients(x0: Tensor, conditioning: MIROConditioning) throws -> LossAndGradients {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let out = try forward(x0: x0, conditioning: conditioning,
+                              draws: loss.draws(for: x0, generator: drawGenerator))
+        var result = try values(of: out, weight: 1)
+        result.forwardSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if result.loss.isFinite { try out.loss.backward() }
+        return result
+    }
+
+    /// Forward and backward on `parts` row ranges of the batch at once (`batchSplits`). Every random draw is made
+    /// first, for the whole batch and in the order the whole-batch path makes them, then cut into rows; each part's
+    /// loss is weighted by its share of the batch, so the summed gradient is the whole batch's mean-loss gradient.
+    /// The forward time reported is the slowest part's.
+    private func splitLossAndGradients(x0: Tensor, conditioning: MIROConditioning, parameters: [Tensor],
+                                       parts: Int) throws -> LossAndGradients {
+        let b = x0.size(0)
+        let parameters = parameters.filter(\.requiresGrad)
+        let draws = try loss.draws(for: x0, generator: drawGenerator)
+            .drawingRewardDropout(for: model, generator: dropoutGenerator)
+        let ranges = (0..<parts).map { i in (i * b / parts)..<((i + 1) * b / parts) }
+        let slots = ranges.map { _ in PartSlot() }
+        try DataParallel.forEach(parts) { i in
+            try GradMode.withGrad {
+                let rows = ranges[i], slot = slots[i]
+                let start = DispatchTime.now().uptimeNanoseconds
+                let out = try forward(x0: x0.slice(0, rows.lowerBound, rows.upperBound),
+                                      conditioning: conditioning.rows(rows), draws: draws.rows(rows))
+                let weight = Double(rows.count) / Double(b)
+                slot.values = try values(of: out, weight: weight)
+                slot.values.forwardSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if slot.values.loss.isFinite {
+                    slot.gradients = try DataParallel.gradients(of: out.loss * weight, withRespectTo: parameters)
+                }
+            }
+        }
+        var result = LossAndGradients()
+        for slot in slots {
+            result.loss += slot.values.loss
+            result.rawLoss += slot.values.rawLoss
+            result.logvar += slot.values.logvar
+            result.forwardSeconds = max(result.forwardSeconds, slot.values.forwardSeconds)
+        }
+        if result.loss.isFinite {
+            for slot in slots { try DataParallel.accumulate(slot.gradients, into: parameters) }
+        }
+        return result
+    }
+
+    /// One part's results; each thread writes only its own.
+    private final class PartSlot {
+        var values = LossAndGradients()
+        var gradients: [Tensor?] = []
+    }
+
+    /// The loss on these rows with these draws, under autocast when set.
+    private func forward(x0: Tensor, conditioning: MIROConditioning, draws: FlowMatchingLoss.Draws) throws
+        -> FlowMatchingLoss.Output
+    {
+        func run() throws -> FlowMatchingLoss.Output {
+            try loss(model, x0: x0, conditioning: conditioning, draws: draws, dropoutGenerator: dropoutGenerator)
+        }
+        return try autocast.map { dtype in try Autocast.run(on: try x0.device, dtype: dtype, run) } ?? run()
+    }
+
+    /// The output's loss, raw loss and mean log-variance, times `weight`.
+    private func values(of out: FlowMatchingLoss.Output, weight: Double) throws -> LossAndGradients {
+        try LossAndGradients(loss: out.loss.item() * weight, rawLoss: out.rawLoss.item() * weight,
+                             logvar: (out.logvar?.item() ?? 0) * weight)
     }
 }

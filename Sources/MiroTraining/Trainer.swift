@@ -38,6 +38,12 @@ public final class Trainer {
     let metrics: MetricsLog
     private var nonFiniteStreak = 0
 
+    /// How many parts of each batch a training step runs at once (`TrainStep.batchSplits`): one per intra-op thread,
+    /// which keeps every core busy where a small model's operations are too small to split (docs/benchmarks.md,
+    /// "Batch splits"); 1 where matrix products run on OpenBLAS's own thread pool (Debian's libtorch 1.13), which
+    /// would otherwise start its threads inside each part's thread.
+    public static var defaultBatchSplits: Int { Engine.blasHasOwnPool ? 1 : max(1, Engine.threads) }
+
     /// The run directory's layout (checkpoints, samples, run.json, metrics).
     public var files: RunDirectory { RunDirectory(runDirectory) }
     public var checkpointDirectory: URL { files.checkpoints }
@@ -114,6 +120,7 @@ public final class Trainer {
                                  drawGenerator: try Generator(seed: config.train.seed &+ 1),
                                  dropoutGenerator: try Generator(seed: config.train.seed &+ 2))
         if config.train.effectivePrecision == .bf16Mixed { trainingStep.autocast = .bfloat16 }
+        trainingStep.batchSplits = Self.defaultBatchSplits
         dataGenerator = try Generator(seed: config.train.seed &+ 4)
         stream = try data.stream(seed: config.train.seed &+ 3)
 

@@ -203,6 +203,14 @@ mt_status mt_grad(mt_tensor t, mt_tensor *out) MT_NOEXCEPT;
 mt_status mt_zero_grad(mt_tensor t) MT_NOEXCEPT;                       // drops the gradient (set to undefined)
 mt_status mt_set_grad(mt_tensor t, mt_tensor g) MT_NOEXCEPT;
 mt_status mt_backward(mt_tensor t, mt_tensor grad /* nullable */, bool retain_graph) MT_NOEXCEPT;
+// torch.autograd.grad(output, inputs, allow_unused=True): outs[i] is NULL where inputs[i] is not reached.
+mt_status mt_autograd_grad(mt_tensor output, const mt_tensor *inputs, int n, mt_tensor *outs) MT_NOEXCEPT;
+// params[i].grad += grads[i] (set when it has none); NULL entries are skipped.
+mt_status mt_accumulate_grads(const mt_tensor *params, const mt_tensor *grads, int n) MT_NOEXCEPT;
+
+// --- data parallelism inside the process (parallel.cpp) -------------------------------------------------------------
+// body(ctx, i) for i in [0, n) on libtorch's intra-op threads, each index's libtorch work single-threaded.
+mt_status mt_parallel_for_each(int n, void (*body)(void *ctx, int index), void *ctx) MT_NOEXCEPT;
 
 // --- in place (used by optimizers under no-grad; they keep parameter identity) ----------------------------------------
 mt_status mt_copy_(mt_tensor dst, mt_tensor src) MT_NOEXCEPT;

@@ -28,6 +28,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Option(help: "Padded text tokens per sample.") var textTokens = 256
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var batchSplitOptions: BatchSplitOptions
     @Option(help: "Seed of the weights and the synthetic batch.") var seed: UInt64 = 0
     @Option(help: "Arithmetic: fp32 or bf16-mixed (as `miro train --precision`).") var precision = Precision.fp32
     @Flag(help: ArgumentHelp("Keep the text padding (the official step's amount of work) instead of cutting it after the "
@@ -63,13 +64,14 @@ struct BenchTrain: ParsableCommand {
         train.precision = precision
         let bench = try TrainStepBenchmark(network: network, geometry: geometry, train: train, seed: seed, logger: logger)
         bench.trainStep.trimsTextPadding = !keepPadding
+        bench.trainStep.batchSplits = batchSplitOptions.value
         let sgemm = try SgemmProbe()
         let header = String(format: "miro bench train | swift | preset %@ | %.2fM params | batch %d | text %d tokens "
-                            + "(%d-%d real%@) | %d rewards | %@ | threads %d | libtorch %@%@",
+                            + "(%d-%d real%@) | %d rewards | %@ | threads %d, batch in %d part(s) | libtorch %@%@",
                             preset, Double(bench.parameterCount) / 1e6, batch, textTokens,
                             geometry.realTokens.lowerBound, geometry.realTokens.upperBound,
                             keepPadding ? ", padding kept" : ", padding cut", network.numRewards,
-                            precision.rawValue, Engine.threads, Engine.torchVersion,
+                            precision.rawValue, Engine.threads, bench.trainStep.batchSplits, Engine.torchVersion,
                             Engine.benchHeaderTail)
         let quiet = json || lockstep  // lockstep: standard output carries the protocol only
         if !quiet { print(header) }
@@ -114,6 +116,7 @@ struct BenchTrain: ParsableCommand {
             object["rewards"] = network.numRewards
             object["precision"] = precision.rawValue
             object["text_padding"] = keepPadding ? "kept" : "cut"
+            object["batch_splits"] = bench.trainStep.batchSplits
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
@@ -137,7 +140,8 @@ extension BenchTrain {
             fflush(nil)  // all streams (naming `stdout` is not concurrency-safe in Swift 6)
         }
         try emit(["ready": true, "params": bench.parameterCount, "gflop_per_step": bench.trainFlopsPerStep / 1e9,
-                  "threads": Engine.threads, "torch": Engine.torchVersion, "precision": precision.rawValue,
+                  "threads": Engine.threads, "batch_splits": bench.trainStep.batchSplits, "torch": Engine.torchVersion,
+                  "precision": precision.rawValue,
                   "mkl_feature_dispatch": Engine.mklFeatureDispatch,
                   "text_padding": keepPadding ? "kept" : "cut"])
         while let line = readLine(), line != "quit" {

@@ -20,7 +20,8 @@ struct Train: ParsableCommand {
         discussion: "Writes run.json, metrics.jsonl, samples/step-N.png and checkpoints/step-N.safetensors into --run. "
             + "Ctrl-C (or SIGTERM, SIGHUP) saves a checkpoint and exits; --resume continues exactly where the last "
             + "checkpoint stopped (mid-epoch for shards), with the run's own settings: only --steps, --log-every, "
-            + "--sample-every, --save-every, --keep-last, --minutes and --threads may change. With --data, presets keep their latent geometry (4×32×32 SDXL latents; "
+            + "--sample-every, --save-every, --keep-last, --minutes, --threads and --batch-splits may change (the last two "
+            + "change float rounding only). With --data, presets keep their latent geometry (4×32×32 SDXL latents; "
             + "`--preset miro` is the released architecture) and the text width comes from the data.")
 
     @OptionGroup var global: GlobalOptions
@@ -36,6 +37,7 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint every N steps.") var saveEvery = 500
     @Option(help: "Keep only the newest K checkpoints.") var keepLast = 3
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var batchSplitOptions: BatchSplitOptions
 
     func validate() throws {
         try PathCheck.writable(runDirectory, "--run", as: .directory)
@@ -87,7 +89,8 @@ struct Train: ParsableCommand {
             let t = trainer.config.train
             logger.info("seed \(t.seed) | preset \(t.preset) | step \(trainer.step) of \(t.steps) × batch \(t.batchSize) | run \(runDirectory)")
         }
-        logger.info("engine: \(Engine.summary)")
+        trainer.trainingStep.batchSplits = batchSplitOptions.value
+        logger.info("engine: \(Engine.summary), each batch in \(trainer.trainingStep.batchSplits) part(s) at once")
         try TrainingSession.loop(trainer, minutes: minutes, logger: logger)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MiroEngine
 import MiroPipeline
+import MiroTraining
 
 /// Range checks of numeric flags, run in `validate()` before any work: a value outside its documented
 /// range is a usage error (exit 64) naming the flag, never a trap, a huge allocation or a silent clamp.
@@ -72,6 +73,20 @@ struct ThreadOptions: ParsableArguments {
 
     func validate() throws { try Self.check(threads) }
     func apply() { Self.apply(threads) }
+}
+
+/// `--batch-splits`: how many parts of each training batch run at once, one per thread (`TrainStep.batchSplits`).
+struct BatchSplitOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Run each batch as n parts of its rows at once, one per libtorch thread, each part "
+                               + "single-threaded (default: one per thread; 1 with OpenBLAS). 1: the whole batch, "
+                               + "with libtorch splitting each operation across its threads instead.",
+                               valueName: "n"))
+    var batchSplits: Int?
+
+    func validate() throws { try FlagCheck.range(batchSplits, 1...ThreadOptions.maximum, "--batch-splits") }
+
+    /// The flag's value, else `Trainer.defaultBatchSplits`: read it after the threads are set.
+    var value: Int { batchSplits ?? Trainer.defaultBatchSplits }
 }
 
 /// Checks of paths named by flags, run before any work, so that a bad `--out` is reported at once and in the
