@@ -1,7 +1,7 @@
 // parallel.cpp — a batch split across libtorch's intra-op threads (data parallelism inside one process), and
 // the autograd pieces it needs: gradients returned instead of accumulated, then summed in a fixed order.
 //
-// Why: at the Shapes demo's size (2.3M parameters, batch 32) most operations are too small for libtorch to
+// Why: at the Shapes demo's size (2M parameters, batch 32) most operations are too small for libtorch to
 // split across threads, so with intra-op threading alone the second core idles while the first runs them, and
 // every split it does make costs an OpenMP fork and join. Giving each thread its own rows of the batch keeps
 // every core busy for the whole forward and backward pass.
