@@ -36,7 +36,6 @@ std::vector<at::Tensor> grads_of(const std::vector<at::Tensor> &params) {
 at::Tensor total_norm(const std::vector<at::Tensor> &grads) {
   std::vector<at::Tensor> norms(grads.size());
   ctorch::for_each_in_parallel(static_cast<int>(grads.size()), [&](int i) {
-    at::NoGradGuard ng;
     norms[static_cast<size_t>(i)] = at::norm(grads[static_cast<size_t>(i)]);
   });
   return at::norm(at::stack(norms));
@@ -69,7 +68,6 @@ mt_status mt_guard_and_clip_grads(const mt_tensor *params, int n, double max_nor
     // clip_coef = max_norm / (total + 1e-6), clamped to 1, as Swift's Gradients.clipNorm
     at::Tensor clamped = at::clamp_max(at::reciprocal(total + 1e-6) * max_norm, 1);
     ctorch::for_each_in_parallel(static_cast<int>(grads.size()), [&](int i) {
-      at::NoGradGuard ng_thread;
       at::Tensor &g = grads[static_cast<size_t>(i)];
       g.mul_(clamped.to(g.scalar_type()));
     });
@@ -88,7 +86,6 @@ mt_status mt_lamb_step(const mt_tensor *params, const mt_tensor *exp_avg, const 
     // the threads, each updating its tensors single-threaded: a small model's tensors are mostly too small for
     // ATen to split, and this keeps every core busy.
     ctorch::for_each_in_parallel(n, [&](int i) {
-      at::NoGradGuard ng_thread;
       at::Tensor &p = ps[i];
       const at::Tensor &g = p.grad();
       if (!g.defined()) return;
@@ -119,7 +116,6 @@ mt_status mt_ema_update(const mt_tensor *shadow, const mt_tensor *params, int n,
     at::NoGradGuard ng;
     auto ss = tensors(shadow, n), ps = tensors(params, n);
     ctorch::for_each_in_parallel(n, [&](int i) {
-      at::NoGradGuard ng_thread;
       ss[i].mul_(decay);
       ss[i].add_(ps[i], 1 - decay);
     });

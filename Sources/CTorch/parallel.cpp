@@ -8,6 +8,7 @@
 #include "support.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <dlfcn.h>
@@ -64,10 +65,12 @@ void ctorch::for_each_in_parallel(int n, const std::function<void(int)> &fn) {
   struct Context {
     const std::function<void(int)> *fn;
     std::vector<std::exception_ptr> *errors;
-  } context{&fn, &errors};
+    bool grad_enabled;
+  } context{&fn, &errors, at::GradMode::is_enabled()};
   mt_status status = mt_parallel_for_each(n, [](void *ctx, int i) {
     auto *c = static_cast<Context *>(ctx);
     try {
+      at::AutoGradMode grad_mode(c->grad_enabled);  // the caller's, on every thread
       (*c->fn)(i);
     } catch (...) {
       (*c->errors)[static_cast<size_t>(i)] = std::current_exception();
@@ -108,8 +111,10 @@ mt_status mt_autograd_grad(mt_tensor output, const mt_tensor *inputs, int n, mt_
     }
     std::vector<at::Tensor> xs;
     xs.reserve(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) xs.push_back(T(inputs[i]));
-    for (int i = 0; i < n; ++i) outs[i] = nullptr;
+    for (int i = 0; i < n; ++i) {
+      xs.push_back(T(inputs[i]));
+      outs[i] = nullptr;
+    }
     auto grads = torch::autograd::grad({T(output)}, xs, /*grad_outputs=*/{}, /*retain_graph=*/false,
                                        /*create_graph=*/false, /*allow_unused=*/true);
     for (int i = 0; i < n; ++i) {

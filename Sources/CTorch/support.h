@@ -103,7 +103,7 @@ inline P *out_param(P *p) {
 
 // fn(i) for i in [0, n) on up to n of libtorch's intra-op threads at once, each index's ATen work single-threaded
 // (parallel.cpp); in turn on this thread without OpenMP or with one thread. The first exception by index is rethrown
-// once all have run. Thread-local state is each thread's own: fn sets what it needs (grad mode, for one).
+// once all have run. Every thread runs fn in the caller's grad mode; other thread-local state is its own.
 void for_each_in_parallel(int n, const std::function<void(int)> &fn);
 
 }  // namespace ctorch

@@ -44,6 +44,11 @@ public final class Trainer {
     /// would otherwise start its threads inside each part's thread.
     public static var defaultBatchSplits: Int { Engine.blasHasOwnPool ? 1 : max(1, Engine.threads) }
 
+    /// The engine line `miro train` and `miro demo` log: libtorch, threads, kernels, and the batch's parts.
+    public static func engineSummary(batchSplits: Int = defaultBatchSplits) -> String {
+        "\(Engine.summary), each batch in \(batchSplits) part(s) at once"
+    }
+
     /// The run directory's layout (checkpoints, samples, run.json, metrics).
     public var files: RunDirectory { RunDirectory(runDirectory) }
     public var checkpointDirectory: URL { files.checkpoints }

@@ -66,8 +66,7 @@ struct Demo: ParsableCommand {
         config.train.saveEvery = 500
         config.train.logEvery = 25
         config.network = try RunConfig.preset("tiny", rewardKeys: ShapesRewards.keys, labelDim: config.textEncoder.width)
-        let engine = "\(Engine.summary), each batch in \(Trainer.defaultBatchSplits) part(s) at once"
-        logger.info("demo: budget \(minutes) min, seed \(seed), output \(outDir.path) | \(engine)")
+        logger.info("demo: budget \(minutes) min, seed \(seed), output \(outDir.path) | \(Trainer.engineSummary())")
 
         // 1–3. data, annotation, bins
         let trainer = try TrainingSession.start(config: config, run: outDir, resume: false, logger: logger)

@@ -90,7 +90,7 @@ struct Train: ParsableCommand {
             logger.info("seed \(t.seed) | preset \(t.preset) | step \(trainer.step) of \(t.steps) × batch \(t.batchSize) | run \(runDirectory)")
         }
         trainer.trainingStep.batchSplits = batchSplitOptions.value
-        logger.info("engine: \(Engine.summary), each batch in \(trainer.trainingStep.batchSplits) part(s) at once")
+        logger.info("engine: \(Trainer.engineSummary(batchSplits: trainer.trainingStep.batchSplits))")
         try TrainingSession.loop(trainer, minutes: minutes, logger: logger)
     }
 }
