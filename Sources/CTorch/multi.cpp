@@ -89,6 +89,9 @@ mt_status mt_lamb_step(const mt_tensor *params, const mt_tensor *exp_avg, const 
       at::Tensor &p = ps[i];
       const at::Tensor &g = p.grad();
       if (!g.defined()) return;
+      if (ctorch::lamb_step_fused(p, g, ms[i], vs[i], steps[i], lr, beta1, beta2, eps, weight_decay, adapt, decouple)) {
+        return;
+      }
       ms[i].mul_(beta1);
       ms[i].add_(g, 1 - beta1);
       vs[i].mul_(beta2);

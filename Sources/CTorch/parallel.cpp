@@ -123,23 +123,26 @@ mt_status mt_autograd_grad(mt_tensor output, const mt_tensor *inputs, int n, mt_
   })
 }
 
-// params[i].grad += grads[i] (set when undefined), skipping NULL entries: one part's gradients added to what the
-// parts before it left, so the sum's order is the part order whatever order the threads finished in.
-mt_status mt_accumulate_grads(const mt_tensor *params, const mt_tensor *grads, int n) noexcept {
+// params[i].grad += grads[k·n + i] for each part k in turn (set when undefined), skipping NULL entries: the parts'
+// gradients summed in part order, whatever order their threads finished in. The parameters are shared out between
+// libtorch's threads, each parameter's sum on one thread.
+mt_status mt_accumulate_grads(const mt_tensor *params, const mt_tensor *grads, int n, int parts) noexcept {
   GUARD_I({
-    if (n < 0 || (n > 0 && (params == nullptr || grads == nullptr))) {
+    if (n < 0 || parts < 0 || (n > 0 && parts > 0 && (params == nullptr || grads == nullptr))) {
       throw Failure(MT_ERR_INTERNAL, "accumulate_grads: invalid tensor list");
     }
     at::NoGradGuard ng;
-    for (int i = 0; i < n; ++i) {
-      if (grads[i] == nullptr) continue;
+    ctorch::for_each_in_parallel(n, [&](int i) {
       const at::Tensor &p = T(params[i]);
-      const at::Tensor &g = T(grads[i]);
-      if (p.grad().defined()) {
-        p.mutable_grad().add_(g);
-      } else {
-        p.mutable_grad() = g;
+      for (int k = 0; k < parts; ++k) {
+        const mt_tensor h = grads[static_cast<size_t>(k) * static_cast<size_t>(n) + static_cast<size_t>(i)];
+        if (h == nullptr) continue;
+        if (p.grad().defined()) {
+          p.mutable_grad().add_(T(h));
+        } else {
+          p.mutable_grad() = T(h);
+        }
       }
-    }
+    });
   })
 }

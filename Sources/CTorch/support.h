@@ -106,6 +106,11 @@ inline P *out_param(P *p) {
 // once all have run. Every thread runs fn in the caller's grad mode; other thread-local state is its own.
 void for_each_in_parallel(int n, const std::function<void(int)> &fn);
 
+// One LAMB step on one float32 CPU parameter in two fused passes (fused.cpp); false, touching nothing, when the
+// tensors are not all dense float32 on the CPU or the CPU lacks AVX2 and FMA: the caller then runs ATen operators.
+bool lamb_step_fused(at::Tensor &p, const at::Tensor &g, at::Tensor &m, at::Tensor &v, int64_t step, double lr,
+                     double beta1, double beta2, double eps, double weight_decay, bool adapt, bool decouple);
+
 }  // namespace ctorch
 
 using ctorch::Failure;

@@ -59,14 +59,16 @@ public enum DataParallel {
         return outs.map { $0.map(Tensor.init(owning:)) }
     }
 
-    /// parameters[i].grad += gradients[i] (set when it has none), skipping nils: call it once per part, in part order.
-    public static func accumulate(_ gradients: [Tensor?], into parameters: [Tensor]) throws {
-        guard gradients.count == parameters.count, let n = Int32(exactly: parameters.count) else {
-            throw ArgumentError("accumulate_grads", "\(gradients.count) gradients for \(parameters.count) parameters")
+    /// parameters[i].grad += parts[k][i] for each part k in order (set when it has none), skipping nils: the parts'
+    /// gradients summed in part order, the parameters shared out between the threads.
+    public static func accumulate(_ parts: [[Tensor?]], into parameters: [Tensor]) throws {
+        guard parts.allSatisfy({ $0.count == parameters.count }), let n = Int32(exactly: parameters.count),
+              let count = Int32(exactly: parts.count) else {
+            throw ArgumentError("accumulate_grads", "\(parts.map(\.count)) gradients per part for \(parameters.count) parameters")
         }
-        try withExtendedLifetime(gradients) {
-            let gs = gradients.map { $0?.withHandle { $0 } }
-            try check(parameters.withHandle { ps in mt_accumulate_grads(ps, gs, n) }, "accumulate_grads")
+        try withExtendedLifetime(parts) {
+            let gs = parts.flatMap { $0.map { $0?.withHandle { $0 } } }
+            try check(parameters.withHandle { ps in mt_accumulate_grads(ps, gs, n, count) }, "accumulate_grads")
         }
     }
 }

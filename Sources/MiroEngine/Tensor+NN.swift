@@ -13,6 +13,18 @@ extension Tensor {
         try Tensor.wrap("linear", withHandles(self, weight, bias) { mt_linear($0, $1, $2) })
     }
 
+    /// SwiGLU's gate on a packed projection: `(a, b) = chunk(2, dim: -1)`, then `a * silu(b)` (the last dimension
+    /// halves). One fused pass forward and one backward for float32 on CPUs with AVX2 and FMA (`swiGLUIsFused`),
+    /// the ATen operators otherwise; the two agree to within rounding. Not twice differentiable on the fused path.
+    public func swiGLU() throws -> Tensor { try Tensor.wrap("swiglu", withHandle { mt_swiglu($0) }) }
+
+    /// `swiGLU()` as the ATen operators chunk, silu and mul, whatever the tensor: the reference the fused kernel is
+    /// checked against.
+    public func swiGLUUnfused() throws -> Tensor { try Tensor.wrap("swiglu", withHandle { mt_swiglu_aten($0) }) }
+
+    /// Whether `swiGLU()` takes the fused kernel for this tensor.
+    public var swiGLUIsFused: Bool { withHandle { mt_swiglu_is_fused($0) } }
+
     public func softmax(_ dim: Int) throws -> Tensor { try Tensor.wrap("softmax", withHandle { mt_softmax($0, Int64(dim)) }) }
     public func logSoftmax(_ dim: Int) throws -> Tensor { try Tensor.wrap("log_softmax", withHandle { mt_log_softmax($0, Int64(dim)) }) }
 

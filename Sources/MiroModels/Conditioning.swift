@@ -41,6 +41,13 @@ public struct MIROConditioning: Sendable {
                                     encoded: encoded.map(cut), rewardKeep: rewardKeep.map(cut))
     }
 
+    /// The rows at `index` (a 1-D int64 tensor), in its order.
+    public func selecting(_ index: Tensor) throws -> MIROConditioning {
+        func pick(_ t: Tensor) throws -> Tensor { try t.indexSelect(0, index.to(device: t.device)) }
+        return try MIROConditioning(text: pick(text), textMask: pick(textMask), rewards: pick(rewards),
+                                    encoded: encoded.map(pick), rewardKeep: rewardKeep.map(pick))
+    }
+
     /// Rows of both, stacked along the batch (the CFG batch: positive rows first).
     public static func stacked(_ a: MIROConditioning, _ b: MIROConditioning) throws -> MIROConditioning {
         var encoded: Tensor? = nil

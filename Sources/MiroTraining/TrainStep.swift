@@ -112,8 +112,10 @@ public final class TrainStep {
     /// Forward and backward on the whole batch.
     private func lossAndGradients(x0: Tensor, conditioning: MIROConditioning) throws -> LossAndGradients {
         let start = DispatchTime.now().uptimeNanoseconds
-        let out = try forward(x0: x0, conditioning: conditioning,
-                              draws: loss.draws(for: x0, generator: drawGenerator))
+        // the reward-dropout masks drawn ahead (the same ones the passes would draw) let the self-conditioning pass
+        // run on its kept rows alone
+        let draws = try loss.draws(for: x0, generator: drawGenerator).drawingRewardDropout(for: model, generator: dropoutGenerator)
+        let out = try forward(x0: x0, conditioning: conditioning, draws: draws)
         var result = try values(of: out, weight: 1)
         result.forwardSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if result.loss.isFinite { try out.loss.backward() }
@@ -154,7 +156,7 @@ public final class TrainStep {
             result.forwardSeconds = max(result.forwardSeconds, slot.values.forwardSeconds)
         }
         if result.loss.isFinite {
-            for slot in slots { try DataParallel.accumulate(slot.gradients, into: parameters) }
+            try DataParallel.accumulate(slots.map(\.gradients), into: parameters)
         }
         return result
     }

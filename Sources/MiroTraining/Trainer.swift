@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MiroData
 import MiroEngine
+import MiroFormats
 import MiroIO
 import MiroModels
 import MiroNN
@@ -180,7 +181,9 @@ public final class Trainer {
         let end = min(t.steps, pauseAt ?? t.steps)
         var windowStart = Date(), windowSteps = 0
         while step < end && !shouldStop() {
+            if let p = opProfile, step == p.start { try OpProfiler.start(recordShapes: p.recordShapes) }
             let stats = try trainStep()
+            if let p = opProfile, step == p.start + p.steps { try finishOpProfile(p) }
             windowSteps += 1
             if step % t.logEvery == 0 || step == t.steps {
                 let elapsed = Date().timeIntervalSince(windowStart)
@@ -202,6 +205,39 @@ public final class Trainer {
         }
         if step == end && end < t.steps && !shouldStop() { return }
         try saveCheckpointIfSound()
+    }
+
+    /// An operator profile of some training steps (`miro train --profile-ops`).
+    public struct OpProfileRequest: Sendable {
+        /// The step count at which profiling starts, and how many steps it covers.
+        public var start: Int
+        public var steps: Int
+        /// Where `ops.txt` (the table) and `trace.json` (a Chrome trace) go.
+        public var directory: URL
+        /// One row per operator and input sizes, instead of per operator.
+        public var recordShapes: Bool
+
+        public init(start: Int, steps: Int, directory: URL, recordShapes: Bool) {
+            self.start = start
+            self.steps = steps
+            self.directory = directory
+            self.recordShapes = recordShapes
+        }
+    }
+
+    /// Profiles the steps `opProfile` names, if the loop reaches them: the calling thread's operators, so with batch
+    /// splits the first part's share of the forward and backward passes.
+    public var opProfile: OpProfileRequest?
+
+    private func finishOpProfile(_ p: OpProfileRequest) throws {
+        try FileManager.default.createDirectory(at: p.directory, withIntermediateDirectories: true)
+        let trace = p.directory.appendingPathComponent("trace.json")
+        let rows = try OpProfiler.stop(tracePath: trace.path)
+        let header = "operators of steps \(p.start + 1)–\(p.start + p.steps) (\(Self.engineSummary(batchSplits: trainingStep.batchSplits)))"
+        let text = header + "\n" + OpProfiler.table(rows, steps: p.steps, limit: 200) + "\n"
+        let table = p.directory.appendingPathComponent("ops.txt")
+        try AtomicFile.write(Data(text.utf8), to: table)
+        logger.info("\(header):\n\(OpProfiler.table(rows, steps: p.steps, limit: 15))\nfull table: \(table.path); trace: \(trace.path)")
     }
 
     /// Changes the run's step target to `steps` (≥ the current step), with the learning-rate schedule for it.

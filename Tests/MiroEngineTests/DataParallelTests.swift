@@ -55,10 +55,10 @@ import Testing
         }
         #expect(w.grad == nil, "gradients(of:) leaves .grad alone")
         #expect(parts.allSatisfy { $0[1] == nil }, "an input the output does not reach has no gradient")
-        for part in parts { try DataParallel.accumulate(part, into: [w, unused]) }
+        try DataParallel.accumulate(parts, into: [w, unused])
         let summed = try #require(w.grad)
         #expect(try (summed - whole).abs().amax().item() < 1e-6)
         #expect(unused.grad == nil)
-        #expect(throws: (any Error).self) { try DataParallel.accumulate([nil], into: [w, unused]) }
+        #expect(throws: (any Error).self) { try DataParallel.accumulate([[nil]], into: [w, unused]) }
     }
 }

@@ -205,8 +205,8 @@ mt_status mt_set_grad(mt_tensor t, mt_tensor g) MT_NOEXCEPT;
 mt_status mt_backward(mt_tensor t, mt_tensor grad /* nullable */, bool retain_graph) MT_NOEXCEPT;
 // torch.autograd.grad(output, inputs, allow_unused=True): outs[i] is NULL where inputs[i] is not reached.
 mt_status mt_autograd_grad(mt_tensor output, const mt_tensor *inputs, int n, mt_tensor *outs) MT_NOEXCEPT;
-// params[i].grad += grads[i] (set when it has none); NULL entries are skipped.
-mt_status mt_accumulate_grads(const mt_tensor *params, const mt_tensor *grads, int n) MT_NOEXCEPT;
+// For each part k in order, params[i].grad += grads[k * n + i] (set when it has none); NULL entries are skipped.
+mt_status mt_accumulate_grads(const mt_tensor *params, const mt_tensor *grads, int n, int parts) MT_NOEXCEPT;
 
 // --- data parallelism inside the process (parallel.cpp) -------------------------------------------------------------
 // body(ctx, i) for i in [0, n) on libtorch's intra-op threads, each index's libtorch work single-threaded.
@@ -242,6 +242,22 @@ mt_status mt_lamb_step(const mt_tensor *params, const mt_tensor *exp_avg, const 
                        double weight_decay, bool adapt, bool decouple) MT_NOEXCEPT;
 // shadow[i] = decay * shadow[i] + (1 - decay) * params[i]
 mt_status mt_ema_update(const mt_tensor *shadow, const mt_tensor *params, int n, double decay) MT_NOEXCEPT;
+
+// --- fused kernels (fused.cpp) ---------------------------------------------------------------------------------------
+// SwiGLU's gate: (a, b) = packed.chunk(2, -1); a * silu(b), in one pass forward and one backward for contiguous-able
+// float32 CPU tensors on CPUs with AVX2 and FMA, as ATen operators otherwise. mt_swiglu_aten always takes the ATen
+// operators; mt_swiglu_is_fused says which path mt_swiglu takes for this tensor.
+mt_tensor mt_swiglu(mt_tensor packed) MT_NOEXCEPT;
+mt_tensor mt_swiglu_aten(mt_tensor packed) MT_NOEXCEPT;
+bool mt_swiglu_is_fused(mt_tensor packed) MT_NOEXCEPT;
+
+// --- operator profiles (profiler.cpp; libtorch 2 only) ---------------------------------------------------------------
+// Starts libtorch's profiler (CPU operators of this thread and of the autograd work it runs); with record_shapes, each
+// operator's rows are split by their inputs' sizes.
+mt_status mt_profiler_start(bool record_shapes) MT_NOEXCEPT;
+// Stops it; writes a Chrome trace to trace_path unless it is NULL or empty, and returns one line per operator name,
+// "name\tcount\tself_ns\ttotal_ns\n", in *table_out (free with mt_free_string).
+mt_status mt_profiler_stop(const char *trace_path, char **table_out) MT_NOEXCEPT;
 
 #ifdef __cplusplus
 }

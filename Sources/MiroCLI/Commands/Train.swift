@@ -38,6 +38,11 @@ struct Train: ParsableCommand {
     @Option(help: "Keep only the newest K checkpoints.") var keepLast = 3
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var batchSplitOptions: BatchSplitOptions
+    @Option(help: ArgumentHelp("Profile the engine's operators over N steps, from the 20th step of this session; writes "
+                               + "profile/ops.txt (self and total time per operator) and profile/trace.json (Perfetto, "
+                               + "chrome://tracing) into --run.", valueName: "n"))
+    var profileOps: Int?
+    @Flag(help: "With --profile-ops, one row per operator and input sizes.") var profileShapes = false
 
     func validate() throws {
         try PathCheck.writable(runDirectory, "--run", as: .directory)
@@ -46,6 +51,8 @@ struct Train: ParsableCommand {
         try FlagCheck.range(saveEvery, 1...TrainingOptions.maxSteps, "--save-every")
         try FlagCheck.range(sampleEvery, 0...TrainingOptions.maxSteps, "--sample-every")
         if let minutes, !(minutes > 0 && minutes.isFinite) { throw ValidationError("--minutes must be a positive number, got \(minutes)") }
+        try FlagCheck.range(profileOps, 1...10_000, "--profile-ops")
+        if profileShapes && profileOps == nil { throw ValidationError("--profile-shapes needs --profile-ops") }
         if resume && overwrite { throw ValidationError("--resume continues the run in --run and --overwrite replaces it; choose one") }
     }
 
@@ -91,6 +98,11 @@ struct Train: ParsableCommand {
         }
         trainer.trainingStep.batchSplits = batchSplitOptions.value
         logger.info("engine: \(Trainer.engineSummary(batchSplits: trainer.trainingStep.batchSplits))")
+        if let profileOps {
+            // from the 20th step: the first ones allocate what later steps reuse
+            trainer.opProfile = Trainer.OpProfileRequest(start: trainer.step + 19, steps: profileOps,
+                                                         directory: run.appendingPathComponent("profile"), recordShapes: profileShapes)
+        }
         try TrainingSession.loop(trainer, minutes: minutes, logger: logger)
     }
 }

@@ -59,7 +59,8 @@ public final class AttentionOp: Module {
         } else {
             throw ModuleError.invalidLayer(layer: "AttentionOp", reason: "no projections")
         }
-        // rearrange(t, "b n (h d) -> b h n d")
+        // rearrange(t, "b n (h d) -> b h n d"), the q/k norms (over d) applied before the transpose: the same values,
+        // and a layer norm of the untransposed layout copies less to make its input and gradient contiguous
         query = try splitHeads(query)
         key = try splitHeads(key)
         value = try splitHeads(value)
@@ -67,6 +68,7 @@ public final class AttentionOp: Module {
             query = try qNorm(query)
             key = try kNorm(key)
         }
+        (query, key, value) = try (query.transposed(1, 2), key.transposed(1, 2), value.transposed(1, 2))
         let headDim = attentionDim / heads
         let attended = try Tensor.scaledDotProductAttention(
             query, key, value, mask: mask?.unsqueezed(1), scale: 1 / Double(headDim).squareRoot())
@@ -75,8 +77,9 @@ public final class AttentionOp: Module {
         return try out(merged)
     }
 
+    /// (b, n, h·d) → (b, n, h, d)
     private func splitHeads(_ t: Tensor) throws -> Tensor {
         let s = t.shape
-        return try t.reshaped([s[0], s[1], heads, s[2] / heads]).transposed(1, 2)
+        return try t.reshaped([s[0], s[1], heads, s[2] / heads])
     }
 }

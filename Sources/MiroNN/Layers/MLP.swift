@@ -39,7 +39,6 @@ public final class SwiGLU: Module {
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         // x1, x2 = self.linear_packed(x).chunk(2, dim=-1); x = x1 * silu(x2)
-        let parts = try packed(x).chunked(2, dim: -1)
-        return try out(parts[0] * parts[1].silu())
+        try out(packed(x).swiGLU())
     }
 }
