@@ -184,7 +184,7 @@ public struct FlowMatchingLoss: Sendable {
                 let latents = try model.latents(y, gamma: gamma, conditioning: conditioning, dropoutGenerator: dropoutGenerator)
                 return try latents * keep.reshaped([b, 1, 1]).to(latents.dtype)
             }
-            let device = try y.device
+            let device = y.device
             let index = try Tensor(rows.map(Int64.init)).to(device: device)
             let latents = try model.latents(y.indexSelect(0, index), gamma: gamma.indexSelect(0, index),
                                             conditioning: conditioning.selecting(index), dropoutGenerator: dropoutGenerator)

@@ -174,7 +174,7 @@ public final class TrainStep {
         func run() throws -> FlowMatchingLoss.Output {
             try loss(model, x0: x0, conditioning: conditioning, draws: draws, dropoutGenerator: dropoutGenerator)
         }
-        return try autocast.map { dtype in try Autocast.run(on: try x0.device, dtype: dtype, run) } ?? run()
+        return try autocast.map { dtype in try Autocast.run(on: x0.device, dtype: dtype, run) } ?? run()
     }
 
     /// The output's loss, raw loss and mean log-variance, times `weight`.
