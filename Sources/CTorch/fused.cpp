@@ -33,12 +33,20 @@ at::Tensor swiglu_aten(const at::Tensor &h) {
 #if defined(__x86_64__)
 using ExpF8 = __m256 (*)(__m256);
 
+// Whether this CPU runs the AVX2 + FMA kernels below.
+bool has_avx2_fma() {
+  static const bool found = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return found;
+}
+
 // SLEEF's 8-wide expf, 1-ulp accuracy, from the libtorch that is loaded (PyTorch's builds export it); null when
 // absent or when this CPU lacks AVX2 and FMA.
 ExpF8 exp_f8() {
   static const ExpF8 found = []() -> ExpF8 {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return nullptr;
+    if (!has_avx2_fma()) return nullptr;
     return reinterpret_cast<ExpF8>(dlsym(RTLD_DEFAULT, "Sleef_expf8_u10"));
   }();
   return found;
@@ -254,7 +262,7 @@ bool dense_float_cpu(const at::Tensor &t) {
 bool ctorch::lamb_step_fused(at::Tensor &p, const at::Tensor &g, at::Tensor &m, at::Tensor &v, int64_t step, double lr,
                              double beta1, double beta2, double eps, double weight_decay, bool adapt, bool decouple) {
 #if defined(__x86_64__)
-  if (exp_f8() == nullptr || !dense_float_cpu(p) || !dense_float_cpu(g) || !dense_float_cpu(m) || !dense_float_cpu(v) ||
+  if (!has_avx2_fma() || !dense_float_cpu(p) || !dense_float_cpu(g) || !dense_float_cpu(m) || !dense_float_cpu(v) ||
       g.numel() != p.numel() || m.numel() != p.numel() || v.numel() != p.numel()) {
     return false;
   }
