@@ -36,16 +36,18 @@ public struct MIROConditioning: Sendable {
 
     /// Rows `range` of the batch (text, mask, rewards, and the condition tokens and reward keep mask when present).
     public func rows(_ range: Range<Int>) throws -> MIROConditioning {
-        func cut(_ t: Tensor) throws -> Tensor { try t.slice(0, range.lowerBound, range.upperBound) }
-        return try MIROConditioning(text: cut(text), textMask: cut(textMask), rewards: cut(rewards),
-                                    encoded: encoded.map(cut), rewardKeep: rewardKeep.map(cut))
+        try mappingRows { try $0.slice(0, range.lowerBound, range.upperBound) }
     }
 
     /// The rows at `index` (a 1-D int64 tensor), in its order.
     public func selecting(_ index: Tensor) throws -> MIROConditioning {
-        func pick(_ t: Tensor) throws -> Tensor { try t.indexSelect(0, index.to(device: t.device)) }
-        return try MIROConditioning(text: pick(text), textMask: pick(textMask), rewards: pick(rewards),
-                                    encoded: encoded.map(pick), rewardKeep: rewardKeep.map(pick))
+        try mappingRows { try $0.indexSelect(0, index.to(device: $0.device)) }
+    }
+
+    /// `transform` applied to each tensor that has one row per batch element.
+    private func mappingRows(_ transform: (Tensor) throws -> Tensor) throws -> MIROConditioning {
+        try MIROConditioning(text: transform(text), textMask: transform(textMask), rewards: transform(rewards),
+                             encoded: encoded.map(transform), rewardKeep: rewardKeep.map(transform))
     }
 
     /// Rows of both, stacked along the batch (the CFG batch: positive rows first).

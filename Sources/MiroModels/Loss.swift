@@ -176,11 +176,12 @@ public struct FlowMatchingLoss: Sendable {
     func selfConditioningLatents(_ model: MIROModel, y: Tensor, gamma: Tensor, conditioning: MIROConditioning,
                                  keep: Tensor, dropoutGenerator: Generator?) throws -> Tensor {
         let b = y.size(0)
-        let kept = try keep.to(device: .cpu).toArray(Bool.self)
-        let rows = kept.indices.filter { kept[$0] }
+        // which rows keep the pass is read back only when the pass may run on them alone
         let drawsNothing = !model.training || conditioning.rewardKeep != nil
+        let kept = drawsNothing ? try keep.to(device: .cpu).toArray(Bool.self) : []
+        let rows = kept.indices.filter { kept[$0] }
         return try withoutGrad {
-            guard drawsNothing, !rows.isEmpty, rows.count < b else {
+            guard !rows.isEmpty, rows.count < b else {
                 let latents = try model.latents(y, gamma: gamma, conditioning: conditioning, dropoutGenerator: dropoutGenerator)
                 return try latents * keep.reshaped([b, 1, 1]).to(latents.dtype)
             }
